@@ -1,0 +1,212 @@
+/* catalog.h — the spool's SQLite catalogue: devices and their addresses over time, tags,
+ * owners, grants, interfaces, segments and per-(segment, device) summaries.
+ *
+ * The database is catalog.db in the spool directory, in WAL mode (readers never block the
+ * writer), with a schema version in PRAGMA user_version and forward-only migrations applied
+ * in one transaction at open. Everything a caller passes is bound as a parameter, never
+ * formatted into SQL. A database that another process holds locked longer than the busy
+ * timeout gives -EBUSY with "catalogue <path> is locked by another process". Nothing here is
+ * on the capture hot path: the writer calls it at segment open and seal only. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "classify.h"
+#include "errbuf.h"
+
+#define CATALOG_SCHEMA_VERSION 1
+#define DEVICE_NAME_MAX 64
+#define TAG_MAX 64
+#define OWNER_MAX 64 /* a user name or "@group" */
+#define DESCRIPTION_MAX 1024
+#define DEVICE_TAGS_MAX 64
+#define DEVICE_ADDRS_MAX 4096
+
+struct catalog;
+
+enum {
+	CATALOG_RDONLY = 1 << 0, /* open read-only (readers: the mount, extract) */
+	CATALOG_CREATE = 1 << 1, /* create the database if missing (pcapfsctl init only) */
+};
+
+/* Open (and migrate) path. busy_timeout_ms: how long to wait for another process's lock.
+ * Errors: -ENOENT (no catalogue: "not a pcapfs spool, run pcapfsctl init"), -EBUSY (locked),
+ * -EPROTO (corrupt, or a schema newer than this program: "catalogue schema 7 is newer than
+ * this pcapfs (1)"), -EACCES. */
+int catalog_open(const char *path, int flags, int busy_timeout_ms, struct catalog **ret,
+		 struct errbuf *err);
+void catalog_close(struct catalog *c);
+
+/* Transactions (BEGIN IMMEDIATE: a writer takes the write lock up front so it fails early
+ * with -EBUSY rather than half-way). Nesting is not supported. */
+int catalog_begin(struct catalog *c, struct errbuf *err);
+int catalog_commit(struct catalog *c, struct errbuf *err);
+void catalog_rollback(struct catalog *c);
+
+/* Spool-wide settings in a key/value table (precision, snaplen, segment seconds...).
+ * get: -ENOENT if unset. The returned string is copied into buf (truncated to size). */
+int catalog_meta_get(struct catalog *c, const char *key, char *buf, size_t size);
+int catalog_meta_set(struct catalog *c, const char *key, const char *value, struct errbuf *err);
+
+/* ---- devices ---------------------------------------------------------------------- */
+
+/* Device names: 1..DEVICE_NAME_MAX of [A-Za-z0-9._-], not starting with '.' or '-'
+ * (so never ".", "..", "/", spaces or control characters). Tags: the same rule, TAG_MAX.
+ * Owner: a user name ([A-Za-z0-9._-], not starting with '-') or "@" + group name; "" = none.
+ * Return 0 or -EINVAL with a message that says which character is wrong. */
+int device_name_check(const char *name, struct errbuf *err);
+int tag_check(const char *tag, struct errbuf *err);
+int owner_check(const char *owner, struct errbuf *err);
+
+struct device_addr {
+	int64_t id;
+	struct addr addr;
+	int64_t from_ns;  /* inclusive */
+	int64_t until_ns; /* exclusive, TIME_INFINITY = still valid */
+};
+
+struct device {
+	int64_t id;
+	char name[DEVICE_NAME_MAX + 1];
+	char owner[OWNER_MAX + 2];
+	char *description; /* malloc'd, may be "" */
+	char **tags;	   /* malloc'd array of malloc'd strings, sorted */
+	size_t n_tags;
+	struct device_addr *addrs; /* malloc'd, ordered by (family, bytes, prefix, from) */
+	size_t n_addrs;
+	int64_t created_ns;
+};
+void device_done(struct device *d); /* frees the members, accepts zeroed structs */
+
+/* Add a device. -EEXIST if the name is taken. ret_id may be NULL. */
+int catalog_device_add(struct catalog *c, const char *name, const char *owner,
+		       const char *description, int64_t *ret_id, struct errbuf *err);
+/* Look up by name (-ENOENT: "no device named X") or id; fills every member. */
+int catalog_device_get(struct catalog *c, const char *name, struct device *ret, struct errbuf *err);
+int catalog_device_get_by_id(struct catalog *c, int64_t id, struct device *ret, struct errbuf *err);
+/* Update owner / description (NULL = leave unchanged). */
+int catalog_device_update(struct catalog *c, int64_t id, const char *owner,
+			  const char *description, struct errbuf *err);
+/* Remove a device, its addresses, tags, grants naming it and its summaries. */
+int catalog_device_remove(struct catalog *c, int64_t id, struct errbuf *err);
+/* All devices ordered by name; cb returns 0 to go on or a negative errno to stop (which is
+ * returned). The struct is only valid during the call. */
+int catalog_device_foreach(struct catalog *c, int (*cb)(const struct device *d, void *userdata),
+			   void *userdata, struct errbuf *err);
+
+int catalog_tag_add(struct catalog *c, int64_t device_id, const char *tag, struct errbuf *err);
+int catalog_tag_remove(struct catalog *c, int64_t device_id, const char *tag, struct errbuf *err);
+
+/* Bind an address or CIDR to a device for [from_ns, until_ns). An exact address (MAC,
+ * full-length IP) may be held by one device at a time: if another device (or this one) holds
+ * the same address in an overlapping interval, -EEXIST with "address 10.20.1.1 is held by
+ * device cam-2 from 2026-11-22T10:00:00Z until forever; release it first (device set cam-2
+ * --release 10.20.1.1 --at TIME)". CIDRs may overlap anything. from_ns < until_ns. */
+int catalog_address_add(struct catalog *c, int64_t device_id, const struct addr *a,
+			int64_t from_ns, int64_t until_ns, struct errbuf *err);
+/* End the binding of a that is valid at at_ns (its until becomes at_ns). -ENOENT if none.
+ * If at_ns <= its from, the binding is deleted. */
+int catalog_address_release(struct catalog *c, int64_t device_id, const struct addr *a,
+			    int64_t at_ns, struct errbuf *err);
+
+/* Build the classification tables from every address of every device. */
+int catalog_load_devmap(struct catalog *c, struct devmap **ret, struct errbuf *err);
+/* A number that changes whenever devices or addresses change (for cheap reload checks). */
+int catalog_registry_generation(struct catalog *c, int64_t *ret);
+
+/* ---- interfaces and segments ---------------------------------------------------------- */
+
+/* Find or create an interface (a capture source: "eth1", or an import name). */
+int catalog_interface_get(struct catalog *c, const char *name, bool create, int64_t *ret_id,
+			  struct errbuf *err);
+
+enum segment_state {
+	SEGMENT_OPEN = 0,   /* being written (or orphaned by a crash until recovered) */
+	SEGMENT_SEALED = 1, /* complete; index sealed; summaries present */
+};
+
+struct segment {
+	int64_t id;
+	int64_t interface_id;
+	char interface[DEVICE_NAME_MAX + 1];
+	char path[256]; /* relative to the spool directory */
+	uint32_t linktype;
+	uint32_t snaplen;
+	int tsprec; /* enum tsprec */
+	int state;  /* enum segment_state */
+	int64_t t_first, t_last; /* first and last packet timestamp; t_first = window start for open */
+	uint64_t packets, bytes; /* bytes = size of the file */
+	int64_t import_id;	 /* 0 for live capture */
+};
+
+/* Insert a new open segment; the caller then names the file after the id (path set later
+ * with catalog_segment_set_path, in the same transaction). */
+int catalog_segment_insert(struct catalog *c, const struct segment *s, int64_t *ret_id,
+			   struct errbuf *err);
+int catalog_segment_set_path(struct catalog *c, int64_t id, const char *path, struct errbuf *err);
+int catalog_segment_get(struct catalog *c, int64_t id, struct segment *ret, struct errbuf *err);
+
+struct segment_device_summary {
+	int64_t device_id;
+	int64_t t_first, t_last;
+	uint64_t packets, bytes; /* bytes of records incl. their 16-byte headers */
+};
+/* Mark sealed with its final figures and replace its per-device summaries. */
+int catalog_segment_seal(struct catalog *c, const struct segment *s,
+			 const struct segment_device_summary *sums, size_t n_sums,
+			 struct errbuf *err);
+int catalog_segment_delete(struct catalog *c, int64_t id, struct errbuf *err);
+
+/* Segments in id order (all, or only those in a state when state >= 0). */
+int catalog_segment_foreach(struct catalog *c, int state,
+			    int (*cb)(const struct segment *s, void *userdata), void *userdata,
+			    struct errbuf *err);
+/* Segments that may hold packets of device_id in [from_ns, until_ns): sealed segments with a
+ * summary for the device overlapping the range, plus every open segment whose t_first <
+ * until_ns (open segments have no summaries yet). Ordered by (t_first, interface_id). */
+int catalog_segments_for_device(struct catalog *c, int64_t device_id, int64_t from_ns,
+				int64_t until_ns, int (*cb)(const struct segment *s, void *userdata),
+				void *userdata, struct errbuf *err);
+
+/* Per-device totals over sealed segments (for device list/show). */
+struct device_totals {
+	uint64_t packets, bytes;
+	int64_t t_first, t_last; /* 0 when no packets */
+	uint64_t segments;
+};
+int catalog_device_totals(struct catalog *c, int64_t device_id, struct device_totals *ret,
+			  struct errbuf *err);
+/* The hours (UTC, as start ns) in which the device has packets, ascending, from the
+ * summaries (an hour is listed when any sealed segment summary overlaps it). *ret malloc'd. */
+int catalog_device_hours(struct catalog *c, int64_t device_id, int64_t **ret, size_t *ret_n,
+			 struct errbuf *err);
+
+/* ---- imports ---------------------------------------------------------------------------- */
+
+enum import_state {
+	IMPORT_RUNNING = 0,
+	IMPORT_DONE = 1,
+	IMPORT_FAILED = 2,	/* rolled back: its segments were removed */
+	IMPORT_INTERRUPTED = 3, /* the importer died; flushed data recovered and kept */
+};
+int catalog_import_begin(struct catalog *c, const char *source, int64_t *ret_id,
+			 struct errbuf *err);
+int catalog_import_end(struct catalog *c, int64_t id, int state, uint64_t packets,
+		       uint64_t bytes, struct errbuf *err);
+/* Segments of one import (for rollback). */
+int catalog_import_segments(struct catalog *c, int64_t import_id,
+			    int (*cb)(const struct segment *s, void *userdata), void *userdata,
+			    struct errbuf *err);
+struct import_info {
+	int64_t id;
+	char source[1024];
+	int state;
+	int64_t started_ns, ended_ns;
+	uint64_t packets, bytes;
+};
+/* Imports in id order (all, or those in one state when state >= 0). */
+int catalog_import_foreach(struct catalog *c, int state,
+			   int (*cb)(const struct import_info *i, void *userdata), void *userdata,
+			   struct errbuf *err);

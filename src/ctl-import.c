@@ -1,0 +1,325 @@
+/* ctl-import.c — pcapfsctl import: offline capture files into the spool through the same
+ * writer as live capture. Each file is imported whole or not at all: on bad input or
+ * interruption (SIGINT, SIGTERM) its segments are removed again. A SIGKILL leaves the flushed
+ * part, which the next command recovers (segment.h). */
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "writer.h"
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	interrupted = sig;
+}
+
+static const char import_help[] =
+	"Usage: pcapfsctl [--spool DIR] [--json] import [OPTIONS] FILE...\n"
+	"\n"
+	"Import capture files (classic pcap in µs or ns, either byte order, or pcapng with one\n"
+	"interface; '-' reads standard input) into the spool. Packets are classified with the\n"
+	"device registry as it is now, at each packet's own timestamp, and written to segments of\n"
+	"the import's interface.\n"
+	"\n"
+	"Each FILE is imported whole or not at all: a file that turns out to be malformed\n"
+	"(truncated, a packet longer than its snaplen or than 262144 bytes, a zero-length packet,\n"
+	"timestamps going backwards, an unsupported link type, pcapng with several interfaces) is\n"
+	"reported with the packet number and byte offset, and what was written of it is removed.\n"
+	"Time-order a file first with reordercap(1), split pcapng per interface with editcap(1).\n"
+	"\n"
+	"  -i, --interface NAME   interface the packets are filed under (default 'import')\n"
+	"      --progress         show progress (default when standard error is a terminal)\n"
+	"      --no-progress      do not\n"
+	"\n"
+	"Exit status 0 when every file was imported, 1 otherwise.\n";
+
+struct import_result {
+	uint64_t packets, bytes, unclassified, entries, rounded;
+	double seconds;
+};
+
+static int rollback_segment(const struct segment *s, void *userdata)
+{
+	struct spool *sp = userdata;
+	struct errbuf err;
+	segment_unlink(sp->dirfd, s->path);
+	return catalog_segment_delete(sp->cat, s->id, &err);
+}
+
+/* Remove every segment an import wrote and mark it failed. */
+static void rollback(struct spool *sp, int64_t import_id, const struct import_result *r)
+{
+	struct errbuf err;
+	if (catalog_begin(sp->cat, &err) < 0)
+		return;
+	if (catalog_import_segments(sp->cat, import_id, rollback_segment, sp, &err) == 0 &&
+	    catalog_import_end(sp->cat, import_id, IMPORT_FAILED, r->packets, r->bytes, &err) == 0)
+		catalog_commit(sp->cat, &err);
+	else
+		catalog_rollback(sp->cat);
+}
+
+static void progress(const char *file, const struct pcapin *in, uint64_t packets, double secs,
+		     bool done)
+{
+	uint64_t pos = pcapin_pos(in), size = pcapin_size(in);
+	char b[32], pk[32];
+	fmt_bytes(pos, b, sizeof(b));
+	fmt_count(packets, pk, sizeof(pk));
+	if (size)
+		fprintf(stderr, "\r\033[K%s: %3.0f%%  %s  %s packets  %.0f packets/s", file,
+			100.0 * (double)pos / (double)size, b, pk, secs > 0 ? (double)packets / secs : 0.0);
+	else
+		fprintf(stderr, "\r\033[K%s: %s  %s packets  %.0f packets/s", file, b, pk,
+			secs > 0 ? (double)packets / secs : 0.0);
+	if (done)
+		fputc('\n', stderr);
+}
+
+static int import_file(struct spool *sp, const struct devmap *m, const char *iface,
+		       const char *file, bool show_progress, struct import_result *r,
+		       struct errbuf *err)
+{
+	*r = (struct import_result){0};
+	struct pcapin *in = NULL;
+	struct writer *w = NULL;
+	int import_lock = -1;
+	int64_t import_id = 0;
+	int64_t t0 = mono_ns();
+	int e = pcapin_open(file, &in, err);
+	if (e < 0)
+		return e;
+
+	char source[1024];
+	char *real = strcmp(file, "-") ? realpath(file, NULL) : NULL;
+	snprintf(source, sizeof(source), "%s", real ? real : file);
+	free(real);
+	e = catalog_begin(sp->cat, err);
+	if (e == 0) {
+		e = catalog_import_begin(sp->cat, source, &import_id, err);
+		if (e == 0)
+			e = catalog_commit(sp->cat, err);
+		else
+			catalog_rollback(sp->cat);
+	}
+	if (e < 0)
+		goto out;
+	e = spool_lock_import(sp, import_id, &import_lock, err);
+	if (e < 0)
+		goto fail;
+	struct writer_opts wo = {.iface = iface, .import_id = import_id};
+	e = writer_open(sp, &wo, m, &w, err);
+	if (e < 0)
+		goto fail;
+
+	int64_t prev_ts = INT64_MIN, next_progress = t0 + NS_PER_SEC / 2;
+	bool ns_to_us = sp->cfg.prec == TSPREC_US;
+	/* Records already stored as the spool stores them are copied file to file. */
+	int src_fd = pcapin_record_fd(in, sp->cfg.prec);
+	struct pcap_rec rec;
+	while ((e = pcapin_next(in, &rec, err)) == 1) {
+		if (rec.index == 0 || _unlikely_(!classify_linktype_supported(pcapin_linktype(in)))) {
+			uint32_t lt = pcapin_linktype(in);
+			if (!classify_linktype_supported(lt)) {
+				e = err_set(err, EPROTONOSUPPORT,
+					    "link type %u is not supported (supported: EN10MB, LINUX_SLL, "
+					    "LINUX_SLL2, RAW, IPV4, IPV6, NULL, LOOP)",
+					    lt);
+				goto fail;
+			}
+		}
+		int64_t ts = rec.ts_ns;
+		if (ns_to_us && ts % NS_PER_US) {
+			ts -= ts % NS_PER_US;
+			r->rounded++;
+		}
+		if (_unlikely_(ts < prev_ts)) {
+			char a[48], b[48];
+			fmt_time(ts, a, sizeof(a));
+			fmt_time(prev_ts, b, sizeof(b));
+			e = err_set(err, EPROTO,
+				    "packet %" PRIu64 " at offset %" PRIu64 ": timestamp %s goes backwards "
+				    "(previous packet: %s); order the file by time first (reordercap)",
+				    rec.index + 1, rec.offset, a, b);
+			goto fail;
+		}
+		prev_ts = ts;
+		if (_unlikely_(rec.caplen > sp->cfg.snaplen)) {
+			e = err_set(err, EPROTO,
+				    "packet %" PRIu64 " at offset %" PRIu64 ": %u bytes exceed the spool's "
+				    "snaplen %u",
+				    rec.index + 1, rec.offset, rec.caplen, sp->cfg.snaplen);
+			goto fail;
+		}
+		if (src_fd >= 0)
+			e = writer_write_ref(w, pcapin_linktype(in), ts, rec.caplen, rec.len, rec.data,
+					     src_fd, rec.offset, err);
+		else
+			e = writer_write(w, pcapin_linktype(in), ts, rec.caplen, rec.len, rec.data, err);
+		if (e < 0)
+			goto fail;
+		if (_unlikely_((rec.index & 0xffff) == 0)) {
+			if (interrupted) {
+				e = err_set(err, EINTR, "interrupted by signal %d", (int)interrupted);
+				goto fail;
+			}
+			int64_t now = mono_ns();
+			if (show_progress && now >= next_progress) {
+				progress(file, in, rec.index + 1, (double)(now - t0) / 1e9, false);
+				next_progress = now + NS_PER_SEC / 2;
+			}
+		}
+	}
+	if (e < 0)
+		goto fail;
+	if (interrupted) {
+		e = err_set(err, EINTR, "interrupted by signal %d", (int)interrupted);
+		goto fail;
+	}
+	const struct writer_stats *st = writer_stats(w);
+	r->packets = st->packets;
+	r->bytes = st->bytes;
+	r->unclassified = st->unclassified;
+	r->entries = st->index_entries;
+	e = writer_close(w, err);
+	w = NULL;
+	if (e < 0)
+		goto fail;
+	/* One syncfs for the whole import rather than an fsync per segment. */
+	if (syncfs(sp->dirfd) < 0) {
+		e = err_set(err, errno, "syncfs: %s", strerror(errno));
+		goto fail;
+	}
+	e = catalog_begin(sp->cat, err);
+	if (e == 0) {
+		e = catalog_import_end(sp->cat, import_id, IMPORT_DONE, r->packets, r->bytes, err);
+		if (e == 0)
+			e = catalog_commit(sp->cat, err);
+		else
+			catalog_rollback(sp->cat);
+	}
+	if (e < 0)
+		goto fail;
+	r->seconds = (double)(mono_ns() - t0) / 1e9;
+	if (show_progress)
+		progress(file, in, r->packets, r->seconds, true);
+	goto out;
+fail:
+	if (show_progress)
+		fputc('\n', stderr);
+	writer_abort(w);
+	w = NULL;
+	if (import_id)
+		rollback(sp, import_id, r);
+out:
+	if (w)
+		writer_abort(w);
+	if (import_lock >= 0) {
+		char name[64];
+		snprintf(name, sizeof(name), "locks/import-%" PRId64 ".lock", import_id);
+		unlinkat(sp->dirfd, name, 0);
+		close(import_lock);
+	}
+	pcapin_close(in);
+	return e;
+}
+
+int cmd_import(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"interface", required_argument, NULL, 'i'},
+		{"progress", no_argument, NULL, 'p'},
+		{"no-progress", no_argument, NULL, 'P'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	const char *iface = "import";
+	int show_progress = -1;
+	int o;
+	while ((o = getopt_long(argc, argv, "i:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'i':
+			iface = optarg;
+			break;
+		case 'p':
+			show_progress = 1;
+			break;
+		case 'P':
+			show_progress = 0;
+			break;
+		case 'h':
+			fputs(import_help, stdout);
+			return 0;
+		default:
+			return ctl_usage("import", "invalid option");
+		}
+	}
+	if (optind >= argc)
+		return ctl_usage("import", "no FILE given");
+	struct errbuf err = {{0}};
+	if (device_name_check(iface, &err) < 0)
+		return ctl_fail("interface: %s", err.msg);
+	if (show_progress < 0)
+		show_progress = c->tty && !c->quiet;
+
+	struct spool *sp;
+	if (ctl_open_spool(c, 0, &sp) < 0)
+		return 1;
+	struct devmap *m;
+	int e = catalog_load_devmap(sp->cat, &m, &err);
+	if (e < 0) {
+		spool_close(sp);
+		return ctl_fail("%s", err.msg);
+	}
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	int status = 0;
+	if (c->json)
+		printf("[");
+	for (int i = optind; i < argc; i++) {
+		struct import_result r;
+		err_clear(&err);
+		e = import_file(sp, m, iface, argv[i], show_progress, &r, &err);
+		if (e < 0) {
+			ctl_fail("%s: %s; nothing of it was imported", argv[i],
+				 err.msg[0] ? err.msg : strerror(-e));
+			status = 1;
+			if (interrupted)
+				break;
+			continue;
+		}
+		if (c->json) {
+			printf("%s\n {\"file\": ", i > optind ? "," : "");
+			json_string(stdout, argv[i]);
+			printf(", \"packets\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"unclassified\": %" PRIu64
+			       ", \"index_entries\": %" PRIu64 ", \"timestamps_rounded\": %" PRIu64
+			       ", \"seconds\": %.3f}",
+			       r.packets, r.bytes, r.unclassified, r.entries, r.rounded, r.seconds);
+		} else if (!c->quiet) {
+			char pk[32], by[32], un[32];
+			fmt_count(r.packets, pk, sizeof(pk));
+			fmt_bytes(r.bytes, by, sizeof(by));
+			fmt_count(r.unclassified, un, sizeof(un));
+			fprintf(stderr,
+				"%s: imported %s packets (%s) in %.2f s, %.0f packets/s; %s belong to no "
+				"registered device\n",
+				argv[i], pk, by, r.seconds, r.seconds > 0 ? (double)r.packets / r.seconds : 0.0,
+				un);
+			if (r.rounded)
+				fprintf(stderr, "%s: %" PRIu64 " nanosecond timestamps were cut to the spool's "
+						"microsecond precision\n",
+					argv[i], r.rounded);
+		}
+	}
+	if (c->json)
+		printf("\n]\n");
+	devmap_free(m);
+	spool_close(sp);
+	return status;
+}

@@ -1,0 +1,451 @@
+/* ctl-verify.c — pcapfsctl verify, reindex and status: checking and repairing the store.
+ *
+ * verify walks every record of every segment and checks that each index entry points at a
+ * record boundary with the record's own timestamp and length, that the index covers the
+ * whole segment, and that the catalogue agrees with the files. Cost: one sequential read of
+ * all segments plus their indexes; memory: one segment's record table at a time. */
+#include <dirent.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "ctl.h"
+#include "segment.h"
+
+struct rec_pos {
+	uint64_t off;
+	int64_t ts;
+	uint32_t len;
+};
+
+struct verify_seg {
+	struct rec_pos *v;
+	size_t n, cap;
+	uint64_t bad_entries;
+	char first_bad[256];
+};
+
+static int note_record(int64_t ts_ns, uint64_t off, uint32_t caplen, uint32_t len,
+		       const uint8_t *data, void *userdata)
+{
+	struct verify_seg *s = userdata;
+	if (s->n == s->cap) {
+		size_t nc = s->cap ? s->cap * 2 : 4096;
+		struct rec_pos *nv = realloc(s->v, nc * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		s->v = nv;
+		s->cap = nc;
+	}
+	s->v[s->n++] = (struct rec_pos){off, ts_ns, PCAP_REC_HDR_LEN + caplen};
+	return 0;
+}
+
+static int check_run(size_t chunk, uint32_t device_id, const struct index_entry *e, size_t n,
+		     void *userdata)
+{
+	struct verify_seg *s = userdata;
+	for (size_t i = 0; i < n; i++) {
+		size_t lo = 0, hi = s->n;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			if (s->v[mid].off < e[i].offset)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		const char *why = NULL;
+		if (lo == s->n || s->v[lo].off != e[i].offset)
+			why = "is not a record boundary";
+		else if (s->v[lo].ts != e[i].ts_ns)
+			why = "has another timestamp than the record";
+		else if (s->v[lo].len != e[i].len)
+			why = "has another length than the record";
+		if (why && s->bad_entries++ == 0)
+			snprintf(s->first_bad, sizeof(s->first_bad),
+				 "entry %zu of device %u points at offset %u, which %s", i, device_id,
+				 e[i].offset, why);
+	}
+	return 0;
+}
+
+struct verify_ctx {
+	struct spool *sp;
+	struct ctl *c;
+	int64_t only;
+	uint64_t segments, packets, bytes, problems;
+	bool first_json;
+};
+
+static void problem(struct verify_ctx *v, const struct segment *s, const char *fmt, ...)
+	_printf_(3, 4);
+static void problem(struct verify_ctx *v, const struct segment *s, const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	v->problems++;
+	if (v->c->json) {
+		printf("%s\n  {\"segment\": %" PRId64 ", \"path\": ", v->first_json ? "" : ",", s ? s->id : 0);
+		json_string(stdout, s ? s->path : "");
+		printf(", \"problem\": ");
+		json_string(stdout, msg);
+		printf("}");
+		v->first_json = false;
+	} else if (s) {
+		printf("segment %" PRId64 " (%s): %s\n", s->id, s->path, msg);
+	} else {
+		printf("%s\n", msg);
+	}
+}
+
+static int verify_one(const struct segment *s, void *userdata)
+{
+	struct verify_ctx *v = userdata;
+	if (v->only && s->id != v->only)
+		return 0;
+	v->segments++;
+	if (s->state == SEGMENT_OPEN) {
+		/* Writers hold their open segments; recovery (at open) took the orphans. */
+		return 0;
+	}
+	struct errbuf err = {{0}};
+	int fd;
+	struct pcap_ghdr g;
+	if (segment_open_read(v->sp->dirfd, s->path, &fd, &g, &err) < 0) {
+		problem(v, s, "%s", err.msg);
+		return 0;
+	}
+	struct verify_seg vs = {0};
+	uint64_t end;
+	struct stat st;
+	fstat(fd, &st);
+	if (g.linktype != s->linktype || (int)g.prec != s->tsprec || g.snaplen != s->snaplen)
+		problem(v, s, "pcap header (link type %u, snaplen %u) disagrees with the catalogue "
+			      "(link type %u, snaplen %u)",
+			g.linktype, g.snaplen, s->linktype, s->snaplen);
+	if ((uint64_t)st.st_size != s->bytes)
+		problem(v, s, "file has %" PRIu64 " bytes, the catalogue says %" PRIu64,
+			(uint64_t)st.st_size, s->bytes);
+	int e = segment_walk(fd, &g, PCAP_GLOBAL_HDR_LEN, UINT64_MAX, note_record, &vs, &end, &err);
+	if (e < 0)
+		problem(v, s, "%s", err.msg);
+	else if (end != (uint64_t)st.st_size)
+		problem(v, s, "torn record at offset %" PRIu64 " (file ends at %" PRIu64 ")", end,
+			(uint64_t)st.st_size);
+	if (vs.n != s->packets)
+		problem(v, s, "%zu records, the catalogue says %" PRIu64, vs.n, s->packets);
+	v->packets += vs.n;
+	v->bytes += (uint64_t)st.st_size;
+
+	struct index_reader *r = NULL;
+	err_clear(&err);
+	e = segment_open_index(v->sp->dirfd, s->path, fd, &r, &err);
+	if (e < 0) {
+		problem(v, s, "index: %s", err.msg);
+	} else if (!index_reader_sealed(r)) {
+		problem(v, s, "index is not sealed although the segment is");
+	} else {
+		const struct index_chunk_info *ci = index_reader_chunk(r, 0);
+		if (ci->packets != vs.n)
+			problem(v, s, "index counts %" PRIu64 " records, the segment holds %zu", ci->packets,
+				vs.n);
+		e = index_reader_foreach_run(r, check_run, &vs, &err);
+		if (e < 0)
+			problem(v, s, "index: %s", err.msg);
+		else if (vs.bad_entries)
+			problem(v, s, "index: %" PRIu64 " bad entries; the first: %s", vs.bad_entries,
+				vs.first_bad);
+	}
+	index_reader_free(r);
+	free(vs.v);
+	close(fd);
+	if (v->c->tty && !v->c->quiet && !v->c->json)
+		fprintf(stderr, "\r\033[Kverified %" PRIu64 " segments", v->segments);
+	return 0;
+}
+
+static int parse_id(const char *s, int64_t *ret)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || *end || v <= 0)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+int cmd_verify(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"segment", required_argument, NULL, 'S'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct verify_ctx v = {.c = c, .first_json = true};
+	int o;
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'S':
+			if (parse_id(optarg, &v.only) < 0)
+				return ctl_usage("verify", "--segment takes a segment id");
+			break;
+		case 'h':
+			printf("Usage: pcapfsctl [--spool DIR] [--json] verify [--segment ID]\n\n"
+			       "Check every sealed segment and its index: pcap header and every record,\n"
+			       "index checksums, every index entry against the record it points at, and\n"
+			       "the catalogue against the files. Segments left open by a writer that died\n"
+			       "are recovered first. Prints one line per problem; exit status 1 if any.\n"
+			       "A damaged index is repaired with 'pcapfsctl reindex'.\n");
+			return 0;
+		default:
+			return ctl_usage("verify", "invalid option");
+		}
+	}
+	if (optind != argc)
+		return ctl_usage("verify", "unexpected argument '%s'", argv[optind]);
+	if (ctl_open_spool(c, 0, &v.sp) < 0)
+		return 1;
+	struct errbuf err = {{0}};
+	if (c->json)
+		printf("{\"problems\": [");
+	int e = catalog_segment_foreach(v.sp->cat, -1, verify_one, &v, &err);
+	if (c->tty && !c->quiet && !c->json && v.segments)
+		fputc('\n', stderr);
+	if (e < 0)
+		problem(&v, NULL, "catalogue: %s", err.msg);
+	if (c->json)
+		printf("%s], \"segments\": %" PRIu64 ", \"packets\": %" PRIu64 ", \"bytes\": %" PRIu64 "}\n",
+		       v.first_json ? "" : "\n ", v.segments, v.packets, v.bytes);
+	else if (!c->quiet) {
+		char b[32];
+		fmt_bytes(v.bytes, b, sizeof(b));
+		printf("%" PRIu64 " segments, %" PRIu64 " packets, %s checked: %s\n", v.segments, v.packets,
+		       b, v.problems ? "PROBLEMS FOUND (see above; 'pcapfsctl reindex' repairs indexes)" : "ok");
+	}
+	spool_close(v.sp);
+	return v.problems ? 1 : 0;
+}
+
+/* ---- reindex ------------------------------------------------------------------------------ */
+
+struct reindex_ctx {
+	struct spool *sp;
+	struct ctl *c;
+	const struct devmap *m;
+	int64_t only;
+	bool all;
+	struct segment *todo;
+	size_t n, cap;
+	uint64_t checked;
+};
+
+static int pick(const struct segment *s, void *userdata)
+{
+	struct reindex_ctx *r = userdata;
+	if (r->only && s->id != r->only)
+		return 0;
+	r->checked++;
+	bool need = r->all || r->only;
+	if (!need) {
+		struct errbuf err;
+		int fd;
+		struct pcap_ghdr g;
+		if (segment_open_read(r->sp->dirfd, s->path, &fd, &g, &err) < 0)
+			return 0; /* no segment to index from: verify reports it */
+		struct index_reader *ir = NULL;
+		struct verify_seg vs = {0};
+		need = segment_open_index(r->sp->dirfd, s->path, fd, &ir, &err) < 0 ||
+		       !index_reader_sealed(ir) ||
+		       index_reader_foreach_run(ir, check_run, &vs, &err) < 0;
+		index_reader_free(ir);
+		close(fd);
+	}
+	if (!need)
+		return 0;
+	if (r->n == r->cap) {
+		size_t nc = r->cap ? r->cap * 2 : 16;
+		struct segment *nv = realloc(r->todo, nc * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		r->todo = nv;
+		r->cap = nc;
+	}
+	r->todo[r->n++] = *s;
+	return 0;
+}
+
+int cmd_reindex(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"segment", required_argument, NULL, 'S'},
+		{"all", no_argument, NULL, 'a'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct reindex_ctx r = {.c = c};
+	int o;
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'S':
+			if (parse_id(optarg, &r.only) < 0)
+				return ctl_usage("reindex", "--segment takes a segment id");
+			break;
+		case 'a':
+			r.all = true;
+			break;
+		case 'h':
+			printf("Usage: pcapfsctl [--spool DIR] reindex [--all | --segment ID]\n\n"
+			       "Rebuild segment indexes from the segment files and the device registry.\n"
+			       "Without options, only indexes that are missing or fail their checks are\n"
+			       "rebuilt. --all rebuilds every index, which applies the registry as it is\n"
+			       "now (addresses with their validity intervals) to the data already stored.\n");
+			return 0;
+		default:
+			return ctl_usage("reindex", "invalid option");
+		}
+	}
+	if (optind != argc)
+		return ctl_usage("reindex", "unexpected argument '%s'", argv[optind]);
+	if (ctl_open_spool(c, 0, &r.sp) < 0)
+		return 1;
+	struct errbuf err = {{0}};
+	struct devmap *m = NULL;
+	int e = catalog_load_devmap(r.sp->cat, &m, &err);
+	if (e == 0)
+		e = catalog_segment_foreach(r.sp->cat, SEGMENT_SEALED, pick, &r, &err);
+	uint64_t done = 0, failed = 0;
+	for (size_t i = 0; e == 0 && i < r.n; i++) {
+		struct segment *s = &r.todo[i];
+		struct segment_result res = {0};
+		err_clear(&err);
+		int e2 = segment_reindex(r.sp->dirfd, s->path, (uint64_t)s->id, m, true, &res, &err);
+		if (e2 == 0)
+			e2 = spool_segment_finish(r.sp, s, &res, &err);
+		segment_result_done(&res);
+		if (e2 < 0) {
+			ctl_fail("segment %" PRId64 " (%s): %s", s->id, s->path, err.msg);
+			failed++;
+		} else {
+			done++;
+		}
+		if (c->tty && !c->quiet)
+			fprintf(stderr, "\r\033[Kreindexed %" PRIu64 " of %zu segments", done, r.n);
+	}
+	if (c->tty && !c->quiet && r.n)
+		fputc('\n', stderr);
+	devmap_free(m);
+	free(r.todo);
+	spool_close(r.sp);
+	if (e < 0)
+		return ctl_fail("%s", err.msg[0] ? err.msg : strerror(-e));
+	if (r.only && r.checked == 0)
+		return ctl_fail("no sealed segment %" PRId64, r.only);
+	if (!c->quiet)
+		printf("%" PRIu64 " segments checked, %" PRIu64 " reindexed%s\n", r.checked, done,
+		       failed ? ", some failed (see above)" : "");
+	return failed ? 1 : 0;
+}
+
+/* ---- status ------------------------------------------------------------------------------- */
+
+struct status_ctx {
+	uint64_t open, sealed, packets, bytes;
+	int64_t first, last;
+};
+
+static int tally(const struct segment *s, void *userdata)
+{
+	struct status_ctx *t = userdata;
+	if (s->state == SEGMENT_OPEN) {
+		t->open++;
+		return 0;
+	}
+	t->sealed++;
+	t->packets += s->packets;
+	t->bytes += s->bytes;
+	if (!t->first || s->t_first < t->first)
+		t->first = s->t_first;
+	t->last = MAX(t->last, s->t_last);
+	return 0;
+}
+
+static int count_device(const struct device *d, void *userdata)
+{
+	(*(uint64_t *)userdata)++;
+	return 0;
+}
+
+int cmd_status(struct ctl *c, int argc, char **argv)
+{
+	if (argc > 1) {
+		if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+			printf("Usage: pcapfsctl [--spool DIR] [--json] status\n\n"
+			       "Show the spool's settings, segments, devices, time range and disk use.\n");
+			return 0;
+		}
+		return ctl_usage("status", "unexpected argument '%s'", argv[1]);
+	}
+	struct spool *sp;
+	if (ctl_open_spool(c, SPOOL_RDONLY, &sp) < 0)
+		return 1;
+	struct status_ctx t = {0};
+	uint64_t devices = 0;
+	struct errbuf err = {{0}};
+	int e = catalog_segment_foreach(sp->cat, -1, tally, &t, &err);
+	if (e == 0)
+		e = catalog_device_foreach(sp->cat, count_device, &devices, &err);
+	struct statvfs vfs;
+	uint64_t free_b = 0, total_b = 0;
+	if (fstatvfs(sp->dirfd, &vfs) == 0) {
+		free_b = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+		total_b = (uint64_t)vfs.f_blocks * vfs.f_frsize;
+	}
+	if (e < 0) {
+		spool_close(sp);
+		return ctl_fail("%s", err.msg);
+	}
+	char first[48], last[48];
+	fmt_time(t.first, first, sizeof(first));
+	fmt_time(t.last, last, sizeof(last));
+	const struct spool_config *cfg = &sp->cfg;
+	if (c->json) {
+		printf("{\"spool\": ");
+		json_string(stdout, sp->path);
+		printf(", \"precision\": \"%s\", \"snaplen\": %u, \"segment_seconds\": %" PRId64
+		       ", \"segment_bytes\": %" PRIu64 ", \"max_window_seconds\": %" PRId64
+		       ", \"devices\": %" PRIu64 ", \"segments_sealed\": %" PRIu64
+		       ", \"segments_open\": %" PRIu64 ", \"packets\": %" PRIu64 ", \"bytes\": %" PRIu64
+		       ", \"first\": \"%s\", \"last\": \"%s\", \"disk_free\": %" PRIu64
+		       ", \"disk_total\": %" PRIu64 "}\n",
+		       cfg->prec == TSPREC_NS ? "ns" : "us", cfg->snaplen, cfg->segment_ns / NS_PER_SEC,
+		       cfg->segment_bytes, cfg->max_window_ns / NS_PER_SEC, devices, t.sealed, t.open,
+		       t.packets, t.bytes, first, last, free_b, total_b);
+	} else {
+		char by[32], fb[32], tb[32], pk[32], sb[32];
+		fmt_bytes(t.bytes, by, sizeof(by));
+		fmt_bytes(free_b, fb, sizeof(fb));
+		fmt_bytes(total_b, tb, sizeof(tb));
+		fmt_bytes(cfg->segment_bytes, sb, sizeof(sb));
+		fmt_count(t.packets, pk, sizeof(pk));
+		printf("Spool:        %s\n", sp->path);
+		printf("Settings:     %s timestamps, snaplen %u, segments of %" PRId64 " s or %s, "
+		       "windows up to %" PRId64 " s\n",
+		       cfg->prec == TSPREC_NS ? "nanosecond" : "microsecond", cfg->snaplen,
+		       cfg->segment_ns / NS_PER_SEC, sb, cfg->max_window_ns / NS_PER_SEC);
+		printf("Devices:      %" PRIu64 "\n", devices);
+		printf("Segments:     %" PRIu64 " sealed, %" PRIu64 " open\n", t.sealed, t.open);
+		printf("Stored:       %s packets, %s\n", pk, by);
+		printf("Oldest data:  %s\n", first);
+		printf("Newest data:  %s\n", last);
+		printf("Disk:         %s free of %s\n", fb, tb);
+	}
+	spool_close(sp);
+	return 0;
+}

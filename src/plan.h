@@ -1,0 +1,62 @@
+/* plan.h — read plans: (device, window) -> the exact bytes of the pcap file that holds the
+ * device's packets in the window, ordered by timestamp and merged across interfaces.
+ *
+ * A plan is built once per open from the catalogue (which segments) and the index files
+ * (which records): its size is exact before the first byte is read, and it is a snapshot —
+ * packets appended later are not in it, and the segment files it needs stay open, so it can
+ * be read at any offset and length for as long as it lives. Building costs
+ * O(segments × log(devices)) index reads plus O(k) for the k packets of the window; reading
+ * costs one pread per run of records that lie close together in a segment. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "errbuf.h"
+#include "pcapio.h"
+#include "spool.h"
+#include "window.h"
+
+#define PLAN_DEFAULT_MAX_PACKETS (64u << 20)
+
+/* Bytes of the output [out_off, out_off + len) come from segment seg at seg_off. */
+struct plan_extent {
+	uint64_t out_off;
+	uint64_t seg_off;
+	uint32_t len;
+	uint32_t seg;
+};
+
+struct plan_segment {
+	int fd;
+	int64_t id;
+	bool sealed;
+};
+
+struct plan {
+	uint8_t header[PCAP_GLOBAL_HDR_LEN];
+	uint64_t size;	  /* the whole file: header + records */
+	uint64_t packets;
+	int64_t t_first, t_last; /* first and last packet (0 when empty) */
+	bool has_open;	  /* a segment involved is still being written */
+	struct plan_segment *segs;
+	size_t n_segs;
+	struct plan_extent *ext;
+	size_t n_ext;
+};
+
+/* Build the plan of device_id over w. max_packets bounds memory (-EFBIG beyond it).
+ * Errors: -EBADMSG when a segment or index is corrupt (message names it), -EPROTO when the
+ * window mixes link types that one pcap cannot hold. */
+int plan_build(struct spool *sp, int64_t device_id, const struct window *w, size_t max_packets,
+	       struct plan **ret, struct errbuf *err);
+void plan_free(struct plan *p);
+
+/* Copy up to len bytes at off into buf. Returns the count (0 at or past the end) or a
+ * negative errno (-EIO when a segment is shorter than its index said). Thread-safe: a plan
+ * can be read concurrently. */
+ssize_t plan_read(const struct plan *p, void *buf, size_t len, uint64_t off, struct errbuf *err);
+
+/* Write the whole file to fd (extract). */
+int plan_write(const struct plan *p, int fd, struct errbuf *err);

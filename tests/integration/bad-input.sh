@@ -1,0 +1,127 @@
+#!/bin/bash
+# Bad input gets a precise message and a non-zero exit, never a crash and never a half-
+# imported spool: malformed capture files, bad device names, conflicting addresses, a
+# catalogue locked by another process, bad windows.
+. "$(dirname "$0")/lib.sh"
+need python3 sqlite3
+
+ctl --quiet init
+ctl device add cam-1 --mac 02:00:00:00:00:01 --ip 10.20.1.1
+
+# Capture files made byte by byte. Each has several good packets first, so that a
+# half-import would show.
+python3 - "$T" <<'PY'
+import struct, sys
+d = sys.argv[1]
+def eth(i, n=60):
+    b = bytes.fromhex('020000000001') + bytes.fromhex('02ff00000001') + b'\x08\x00'
+    ip = bytes([0x45, 0, 0, 46, 0, 0, 0, 0, 64, 17, 0, 0, 10, 20, 1, 1, 192, 0, 2, 1])
+    return (b + ip).ljust(n, bytes([i & 0xff]))
+def ghdr(snap=262144, lt=1, magic=0xa1b2c3d4, endian='<'):
+    return struct.pack(endian + 'IHHiIII', magic, 2, 4, 0, 0, snap, lt)
+def rec(ts, data, caplen=None, length=None, usec=0, endian='<'):
+    caplen = len(data) if caplen is None else caplen
+    length = len(data) if length is None else length
+    return struct.pack(endian + 'IIII', ts, usec, caplen, length) + data
+good = b''.join(rec(1795334400 + i, eth(i)) for i in range(50))
+def w(name, b):
+    open(f'{d}/{name}', 'wb').write(b)
+w('good.pcap', ghdr() + good)
+w('truncated.pcap', ghdr() + good + rec(1795334500, eth(1))[:40])
+w('truncated-header.pcap', ghdr()[:10])
+w('magic.pcap', b'\x00\x01\x02\x03' + ghdr()[4:] + good)
+w('text.pcap', b'this is not a capture file\n' * 4)
+w('caplen-snaplen.pcap', ghdr(snap=100) + good + rec(1795334500, eth(1, 200)))
+w('caplen-huge.pcap', ghdr() + good + rec(1795334500, b'', caplen=300000, length=300000) + b'\0' * 300000)
+w('zero-length.pcap', ghdr() + good + rec(1795334500, b'', caplen=0, length=0))
+w('caplen-len.pcap', ghdr() + good + rec(1795334500, eth(1), length=20))
+w('usec.pcap', ghdr() + good + rec(1795334500, eth(1), usec=1000000))
+w('backwards.pcap', ghdr() + good + rec(1795334400, eth(1)))
+w('linktype.pcap', ghdr(lt=147) + good)
+# pcapng: SHB, two IDBs, EPBs
+def blk(t, body):
+    body += b'\0' * (-len(body) % 4)
+    n = 12 + len(body)
+    return struct.pack('<II', t, n) + body + struct.pack('<I', n)
+shb = blk(0x0A0D0D0A, struct.pack('<IHHq', 0x1A2B3C4D, 1, 0, -1))
+idb = blk(1, struct.pack('<HHI', 1, 0, 0))
+def epb(ifc, ts, data):
+    t = ts * 1000000
+    return blk(6, struct.pack('<IIIII', ifc, t >> 32, t & 0xffffffff, len(data), len(data)) + data)
+pk = b''.join(epb(0, 1795334400 + i, eth(i)) for i in range(20))
+w('good.pcapng', shb + idb + pk)
+w('two-if.pcapng', shb + idb + pk + idb + epb(1, 1795334500, eth(1)))
+PY
+
+for f in truncated truncated-header magic text caplen-snaplen caplen-huge zero-length caplen-len usec backwards linktype two-if; do
+	file=$T/$f.pcap
+	[ -e "$file" ] || file=$T/$f.pcapng
+	case $f in
+	truncated) re='truncated' ;;
+	truncated-header) re='truncated|too short' ;;
+	magic|text) re='not a pcap or pcapng file' ;;
+	caplen-snaplen) re='packet 51 .*snaplen' ;;
+	caplen-huge) re='packet 51 .*(262144|exceeds)' ;;
+	zero-length) re='packet 51 .*zero-length' ;;
+	caplen-len) re='packet 51 .*(len|length)' ;;
+	usec) re='packet 51 .*(microsecond|range)' ;;
+	backwards) re='packet 51 at offset [0-9]+: timestamp .* goes backwards' ;;
+	linktype) re='link type 147 is not supported' ;;
+	two-if) re='2 interfaces' ;;
+	esac
+	expect_fail "$re" ctl import "$file"
+	# Nothing of it stays: no segment row, no segment file.
+	[ "$(ctl --json status | grep -Eo '"segments_sealed": [0-9]+')" = '"segments_sealed": 0' ] || fail "$f left segments behind"
+	[ -z "$(find "$SPOOL/seg" -name '*.pcap' -o -name '*.idx' | head -1)" ] || fail "$f left files behind"
+done
+ctl verify >/dev/null || fail "verify after refused imports"
+pass "no refused import left anything behind"
+
+ctl import "$T/good.pcap" "$T/good.pcapng" 2>/dev/null
+[ "$(ctl --json device show cam-1 | grep -Eo '"packets": [0-9]+')" = '"packets": 70' ] || fail "good imports"
+pass "good pcap and pcapng import after the refused ones"
+
+# Device names and addresses.
+expect_fail "character '/'" ctl device add a/b
+expect_fail "'\\.'|start with" ctl device add ..
+expect_fail "start with" ctl device add .hidden
+expect_fail "character ' '" ctl device add "a b"
+expect_fail '\\x0a|control' ctl device add "$(printf 'a\nb')"
+expect_fail 'longer than 64' ctl device add "$(printf 'x%.0s' $(seq 1 65))"
+expect_fail 'already|exists' ctl device add cam-1
+expect_fail 'held by device cam-1' ctl device add cam-2 --ip 10.20.1.1
+expect_fail 'held by device cam-1' ctl device add cam-2 --mac 02:00:00:00:00:01 --from 2020-01-01T00:00:00Z
+expect_fail 'not a MAC' ctl device add cam-2 --mac 10.0.0.1
+expect_fail 'host bits' ctl device add cam-2 --net 10.20.1.1/16
+expect_fail 'invalid time' ctl device add cam-2 --ip 10.0.0.9 --from yesterday
+# The refused commands changed nothing: cam-2 does not exist.
+expect_fail 'no device' ctl device show cam-2
+# Reassignment: release at T, the other device takes it from T.
+ctl device set cam-1 --release 10.20.1.1 --at 2026-11-22T12:00:00Z
+ctl device add cam-2 --ip 10.20.1.1 --from 2026-11-22T12:00:00Z
+expect_fail 'held by device cam-2' ctl device set cam-1 --ip 10.20.1.1 --from 2026-11-22T13:00:00Z
+pass "address reassignment at a point in time"
+
+# Windows.
+expect_fail 'ends before|end' ctl extract cam-1 20261122T110000Z--20261122T100000Z -o "$T/x.pcap"
+expect_fail 'exceeds the maximum' ctl extract cam-1 20261122T100000Z--20261122T120000Z -o "$T/x.pcap"
+expect_fail 'invalid window' ctl extract cam-1 desktop.ini -o "$T/x.pcap"
+expect_fail 'no device' ctl extract nobody 20261122T100000Z--20261122T110000Z -o "$T/x.pcap"
+# Standard output on a terminal (script(1) provides one): refused rather than binary spew.
+rc=0
+out=$(script -qec "$PCAPFSCTL --spool $SPOOL extract cam-1 20261122T100000Z--20261122T110000Z" /dev/null) || rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q 'refusing to write a pcap file to a terminal' || fail "extract to a terminal: rc $rc, $out"
+pass "extract refuses to write to a terminal"
+
+# A catalogue locked by another process: a writer gives up after the lock timeout with a
+# clear message, instead of hanging or corrupting anything.
+( sqlite3 "$SPOOL/catalog.db" "BEGIN EXCLUSIVE; SELECT 1;" ".shell sleep 5" "COMMIT;" >/dev/null 2>&1 & )
+sleep 1
+expect_fail 'locked by another process' ctl --lock-timeout 500 device add cam-3 --ip 10.0.0.3
+sleep 5
+ctl device add cam-3 --ip 10.0.0.3
+pass "after the lock is released the same command succeeds"
+
+# Not a spool.
+expect_fail 'not a pcapfs spool' "$PCAPFSCTL" --spool "$T/nothing" device list
+expect_fail 'already a pcapfs spool' ctl init

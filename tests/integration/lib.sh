@@ -1,0 +1,69 @@
+# lib.sh — shared by the integration tests: a private work directory removed on exit, the
+# programs under test, and helpers. Source it; set "need" tools before calling setup.
+set -euo pipefail
+
+: "${PCAPFSCTL:?PCAPFSCTL must point at the pcapfsctl binary}"
+: "${PCAPFS_GEN:?PCAPFS_GEN must point at the pcapfs-gen binary}"
+: "${TESTS_DIR:?TESTS_DIR must point at tests/integration}"
+
+T=$(mktemp -d /tmp/pcapfs-test.XXXXXX)
+cleanup() {
+	local rc=$?
+	# Kill whatever the test left running in the background.
+	jobs -p | xargs -r kill -9 2>/dev/null || true
+	rm -rf "$T"
+	exit $rc
+}
+trap cleanup EXIT
+
+SPOOL=$T/spool
+ctl() { "$PCAPFSCTL" --spool "$SPOOL" "$@"; }
+
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok - $*"; }
+
+need() {
+	for t in "$@"; do
+		command -v "$t" >/dev/null || skip "$t is not installed"
+	done
+}
+
+# Run a command that must fail; its stderr must match the extended regex $1.
+expect_fail() {
+	local pattern=$1
+	shift
+	local out rc=0
+	out=$("$@" 2>&1 >/dev/null) || rc=$?
+	[ $rc -ne 0 ] || fail "expected failure: $*"
+	echo "$out" | grep -Eq -- "$pattern" || fail "message of '$*' does not match /$pattern/: $out"
+	pass "refused: $* -> $(echo "$out" | head -1)"
+}
+
+# Register the devices of a pcapfs-gen registry TSV: the first line of a device adds it,
+# later lines add further bindings with their validity interval.
+register_devices() {
+	local tsv=$1 dev kind addr from until vlan opt
+	declare -A seen=()
+	while IFS=$'\t' read -r dev kind addr from until vlan; do
+		case $dev in ''|'#'*|device) continue ;; esac
+		case $kind in mac) opt=--mac ;; ipv4|ipv6) [[ $addr == */* ]] && opt=--net || opt=--ip ;; *) fail "bad kind $kind" ;; esac
+		local args=("$opt" "$addr")
+		[ "$from" = - ] || args+=(--from "$from")
+		[ "$until" = - ] || args+=(--until "$until")
+		if [ -z "${seen[$dev]:-}" ]; then
+			ctl device add "$dev" "${args[@]}" --owner root --tag generated
+			seen[$dev]=1
+		else
+			ctl device set "$dev" "${args[@]}"
+		fi
+	done <"$tsv"
+}
+
+# Compare two pcap files after their 24-byte global headers.
+same_records() {
+	cmp -s <(tail -c +25 "$1") <(tail -c +25 "$2")
+}
+
+# Size of a file in bytes.
+fsize() { stat -c %s "$1"; }

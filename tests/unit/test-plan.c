@@ -1,0 +1,243 @@
+/* Unit tests of plan.c (with spool.c, writer.c, segment.c underneath): packets of three
+ * devices written on two interfaces that overlap in time, with segment rotation; plans for
+ * many windows must equal a model built here independently — exact size, the records in
+ * timestamp order merged across interfaces — and plan_read must return the same bytes at any
+ * offset and length. Also: a live (unsealed) segment is visible up to its last flush, and a
+ * plan is a snapshot. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "plan.h"
+#include "tests.h"
+#include "writer.h"
+
+static char dir[] = "/tmp/test-plan-XXXXXX";
+
+#define N_PACKETS 6000
+#define T0 INT64_C(1795334400000000000)
+
+struct pkt {
+	int64_t ts;
+	int iface;
+	uint8_t frame[200];
+	uint32_t len;
+	unsigned devices; /* bit d-1 for device d */
+};
+static struct pkt pk[N_PACKETS];
+static struct pkt late; /* written after the others, later than all of them */
+static bool late_written;
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t next_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+/* Ethernet + IPv4 from src MAC/IP to dst MAC/IP; device d has MAC 02:..:0d and IP 10.0.0.d;
+ * device 0 means an unregistered peer. */
+static void make_frame(struct pkt *p, int src, int dst)
+{
+	uint8_t *f = p->frame;
+	memset(f, 0, sizeof(p->frame));
+	uint8_t dmac[6] = {2, 0, 0, 0, 0, (uint8_t)(dst ? dst : 0x99)};
+	uint8_t smac[6] = {2, 0, 0, 0, 0, (uint8_t)(src ? src : 0x98)};
+	memcpy(f, dmac, 6);
+	memcpy(f + 6, smac, 6);
+	f[12] = 0x08;
+	f[14] = 0x45;
+	f[23] = 17;
+	uint8_t sip[4] = {10, 0, src ? 0 : 9, (uint8_t)(src ? src : 1)};
+	uint8_t dip[4] = {10, 0, dst ? 0 : 9, (uint8_t)(dst ? dst : 2)};
+	memcpy(f + 26, sip, 4);
+	memcpy(f + 30, dip, 4);
+	p->len = 60 + (uint32_t)(next_rand() % 140);
+	for (uint32_t i = 34; i < p->len; i++)
+		f[i] = (uint8_t)next_rand();
+	p->devices = (src ? 1u << (src - 1) : 0) | (dst ? 1u << (dst - 1) : 0);
+}
+
+/* The model: the records of device d with ts in [s, e), by (ts, then interface 0 before 1,
+ * then arrival) — the order the plan promises for segments that start together. */
+static size_t order[N_PACKETS];
+static int by_ts(const void *a, const void *b)
+{
+	int64_t x = pk[*(const size_t *)a].ts, y = pk[*(const size_t *)b].ts;
+	return x < y ? -1 : x > y;
+}
+
+static size_t model(int d, int64_t s, int64_t e, enum tsprec prec, uint8_t **ret)
+{
+	size_t cap = 24 + (size_t)N_PACKETS * 216, n = 24;
+	uint8_t *b = malloc(cap);
+	pcap_put_global_header(b, prec, PCAP_MAX_CAPLEN, 1);
+	for (int pass = 0; pass < 1; pass++)
+		for (size_t k = 0; k < N_PACKETS; k++) {
+			/* Interfaces never share a timestamp in this test (odd/even µs), so time
+			 * order alone decides. */
+			const struct pkt *p = &pk[order[k]];
+			if (!(p->devices & (1u << (d - 1))) || p->ts < s || p->ts >= e)
+				continue;
+			pcap_put_rec_header(b + n, prec, p->ts, p->len, p->len);
+			memcpy(b + n + 16, p->frame, p->len);
+			n += 16 + p->len;
+		}
+	if (late_written && (late.devices & (1u << (d - 1))) && late.ts >= s && late.ts < e) {
+		pcap_put_rec_header(b + n, prec, late.ts, late.len, late.len);
+		memcpy(b + n + 16, late.frame, late.len);
+		n += 16 + late.len;
+	}
+	*ret = b;
+	return n;
+}
+
+static void check_plan(struct spool *sp, int d, int64_t s, int64_t e)
+{
+	struct plan *p;
+	struct errbuf err;
+	struct window w = {s, e};
+	int r = plan_build(sp, d, &w, 0, &p, &err);
+	CHECK_INT(r, 0);
+	if (r < 0) {
+		fprintf(stderr, "plan_build: %s\n", err.msg);
+		return;
+	}
+	uint8_t *want;
+	size_t n = model(d, s, e, sp->cfg.prec, &want);
+	CHECK_INT(p->size, n);
+	uint8_t *got = malloc(n + 100);
+	/* Whole, then random pieces. */
+	CHECK_INT(plan_read(p, got, n + 100, 0, &err), n);
+	CHECK(memcmp(got, want, n) == 0);
+	for (int k = 0; k < 200; k++) {
+		uint64_t off = next_rand() % (n + 10);
+		size_t len = (size_t)(next_rand() % 5000);
+		ssize_t m = plan_read(p, got, len, off, &err);
+		size_t expect = off >= n ? 0 : (size_t)MIN((uint64_t)len, n - off);
+		CHECK_INT(m, expect);
+		if (m > 0)
+			CHECK(memcmp(got, want + off, (size_t)m) == 0);
+	}
+	free(got);
+	free(want);
+	plan_free(p);
+}
+
+static int register_devices(struct spool *sp)
+{
+	struct errbuf err;
+	CHECK_INT(catalog_begin(sp->cat, &err), 0);
+	for (int d = 1; d <= 3; d++) {
+		char name[16], mac[32];
+		int64_t id;
+		snprintf(name, sizeof(name), "d%d", d);
+		snprintf(mac, sizeof(mac), "02:00:00:00:00:%02x", d);
+		CHECK_INT(catalog_device_add(sp->cat, name, "", "", &id, &err), 0);
+		CHECK_INT(id, d);
+		struct addr a;
+		CHECK_INT(addr_parse(mac, &a, &err), 0);
+		CHECK_INT(catalog_address_add(sp->cat, id, &a, 0, TIME_INFINITY, &err), 0);
+	}
+	return catalog_commit(sp->cat, &err);
+}
+
+int main(void)
+{
+	CHECK(mkdtemp(dir) != NULL);
+	char path[256];
+	snprintf(path, sizeof(path), "%s/spool", dir);
+	struct spool_config cfg;
+	spool_config_default(&cfg);
+	cfg.segment_ns = 10 * NS_PER_SEC;
+	struct errbuf err;
+	CHECK_INT(spool_init(path, &cfg, &err), 0);
+	struct spool *sp;
+	CHECK_INT(spool_open(path, 0, 1000, &sp, &err), 0);
+	CHECK_INT(register_devices(sp), 0);
+	struct devmap *m;
+	CHECK_INT(catalog_load_devmap(sp->cat, &m, &err), 0);
+
+	/* Interface 0 carries even microseconds, interface 1 odd ones; both run over ~60 s. */
+	int64_t t[2] = {T0, T0 + 1000};
+	for (size_t i = 0; i < N_PACKETS; i++) {
+		int iface = (int)(next_rand() % 2);
+		t[iface] += 2000 * (int64_t)(1 + next_rand() % 10000);
+		pk[i].ts = t[iface];
+		pk[i].iface = iface;
+		int src = (int)(next_rand() % 4), dst = (int)(next_rand() % 4);
+		make_frame(&pk[i], src, dst);
+	}
+	for (size_t i = 0; i < N_PACKETS; i++)
+		order[i] = i;
+	qsort(order, N_PACKETS, sizeof(order[0]), by_ts);
+	/* Write each interface's packets in its own time order. */
+	struct writer *w[2];
+	for (int k = 0; k < 2; k++) {
+		struct writer_opts o = {.iface = k ? "eth1" : "eth0", .buffer_bytes = 300000};
+		CHECK_INT(writer_open(sp, &o, m, &w[k], &err), 0);
+	}
+	for (size_t i = 0; i < N_PACKETS; i++)
+		CHECK_INT(writer_write(w[pk[i].iface], 1, pk[i].ts, pk[i].len, pk[i].len, pk[i].frame, &err), 0);
+
+	/* Before sealing: the open segments are visible up to their last flush. */
+	CHECK_INT(writer_flush(w[0], &err), 0);
+	CHECK_INT(writer_flush(w[1], &err), 0);
+	int64_t end = MAX(t[0], t[1]) + 1;
+	check_plan(sp, 1, T0, end);
+
+	/* A plan is a snapshot: packets written after it was built are not in it. */
+	struct plan *snap;
+	struct window all = {T0, end + 10 * NS_PER_SEC};
+	CHECK_INT(plan_build(sp, 2, &all, 0, &snap, &err), 0);
+	uint64_t snap_size = snap->size;
+	late = (struct pkt){.ts = end + NS_PER_SEC, .iface = 0};
+	make_frame(&late, 2, 0);
+	CHECK_INT(writer_write(w[0], 1, late.ts, late.len, late.len, late.frame, &err), 0);
+	late_written = true;
+	CHECK_INT(writer_flush(w[0], &err), 0);
+	CHECK_INT(snap->size, snap_size);
+	struct plan *fresh;
+	CHECK_INT(plan_build(sp, 2, &all, 0, &fresh, &err), 0);
+	CHECK_INT(fresh->size, snap_size + 16 + late.len);
+	CHECK(fresh->has_open);
+	plan_free(snap);
+	plan_free(fresh);
+
+	CHECK_INT(writer_close(w[0], &err), 0);
+	CHECK_INT(writer_close(w[1], &err), 0);
+
+	/* Sealed: every device, windows of every kind. */
+	for (int d = 1; d <= 3; d++) {
+		check_plan(sp, d, T0, end);
+		check_plan(sp, d, T0 + 5 * NS_PER_SEC + 123456000, T0 + 25 * NS_PER_SEC + 999000);
+		check_plan(sp, d, T0 + 9 * NS_PER_SEC, T0 + 11 * NS_PER_SEC); /* segment boundary */
+		check_plan(sp, d, T0 - NS_PER_SEC, T0);			      /* empty */
+		for (int k = 0; k < 10; k++) {
+			int64_t s = T0 + (int64_t)(next_rand() % 60000) * 1000000;
+			check_plan(sp, d, s, s + 1 + (int64_t)(next_rand() % 20000) * 1000000);
+		}
+	}
+	struct plan *p;
+	struct window w1 = {T0, end};
+	CHECK_INT(plan_build(sp, 3, &w1, 0, &p, &err), 0);
+	CHECK(!p->has_open);
+	CHECK(p->t_first >= T0 && p->t_last < end);
+	plan_free(p);
+	/* max_packets is enforced. */
+	CHECK_INT(plan_build(sp, 3, &w1, 10, &p, &err), -EFBIG);
+	/* Unknown devices are just empty. */
+	CHECK_INT(plan_build(sp, 99, &w1, 0, &p, &err), 0);
+	CHECK_INT(p->size, 24);
+	plan_free(p);
+
+	devmap_free(m);
+	spool_close(sp);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK(system(cmd) == 0);
+	TESTS_DONE();
+}
