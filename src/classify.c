@@ -287,26 +287,19 @@ bool classify_linktype_supported(uint32_t linktype)
 const char *classify_linktype_name(uint32_t linktype)
 {
 	/* The names libpcap's pcap_datalink_val_to_name() gives. */
-	switch (linktype) {
-	case LINKTYPE_NULL:
-		return "NULL";
-	case LINKTYPE_ETHERNET:
-		return "EN10MB";
-	case LINKTYPE_RAW:
-		return "RAW";
-	case LINKTYPE_LOOP:
-		return "LOOP";
-	case LINKTYPE_LINUX_SLL:
-		return "LINUX_SLL";
-	case LINKTYPE_IPV4:
-		return "IPV4";
-	case LINKTYPE_IPV6:
-		return "IPV6";
-	case LINKTYPE_LINUX_SLL2:
-		return "LINUX_SLL2";
-	default:
-		return NULL;
-	}
+	static const struct {
+		uint32_t type;
+		const char *name;
+	} names[] = {
+		{ LINKTYPE_NULL, "NULL" },           { LINKTYPE_ETHERNET, "EN10MB" },
+		{ LINKTYPE_RAW, "RAW" },             { LINKTYPE_LOOP, "LOOP" },
+		{ LINKTYPE_LINUX_SLL, "LINUX_SLL" }, { LINKTYPE_IPV4, "IPV4" },
+		{ LINKTYPE_IPV6, "IPV6" },           { LINKTYPE_LINUX_SLL2, "LINUX_SLL2" },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(names); i++)
+		if (names[i].type == linktype)
+			return names[i].name;
+	return NULL;
 }
 
 /* Header walk. libpcap's "host" primitive looks only at the type field and fixed offsets;
@@ -505,7 +498,7 @@ int classify_addresses(uint32_t linktype, const uint8_t *pkt, uint32_t caplen, s
 
 /* Far beyond any registry (10 000 devices with a handful of addresses each), small enough
  * that every index fits in 32 bits and a hostile registry cannot exhaust memory. */
-#define DEVMAP_MAX_BINDINGS (UINT32_C(1) << 24)
+#define DEVMAP_MAX_BINDINGS (UINT32_C(1) << 22)
 #define TABLE_MIN_SLOTS 16
 
 /* Lookups are issued in batches: every slot of a batch is prefetched before the first is

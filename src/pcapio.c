@@ -643,6 +643,11 @@ int pcapin_open(const char *path, struct pcapin **ret, struct errbuf *err)
 	if (S_ISDIR(st.st_mode))
 		return err_set(err, EISDIR, "%s is a directory", path);
 	if (S_ISREG(st.st_mode)) {
+		/* Standard input may be a file already partly read: start counting where it
+		 * stands, so that offsets in messages and records (which pcapin_record_fd()
+		 * users pread from) are true file offsets. */
+		off_t cur = lseek(in->fd, 0, SEEK_CUR);
+		in->base = cur > 0 ? (uint64_t)cur : 0;
 		in->size = (uint64_t)st.st_size;
 		/* Doubles the kernel's readahead window; the file is read once, front to back. */
 		(void)posix_fadvise(in->fd, 0, 0, POSIX_FADV_SEQUENTIAL);

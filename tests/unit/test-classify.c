@@ -253,6 +253,16 @@ static struct addr A(const char *s)
 	return a;
 }
 
+/* The network of the given length that contains address s. */
+static struct addr net_of(const char *s, unsigned len)
+{
+	struct addr a = A(s);
+	a.prefix = (uint8_t)len;
+	for (unsigned bit = len; bit < 128; bit++)
+		a.bytes[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
+	return a;
+}
+
 static void test_addr_relations(void)
 {
 	struct addr net8 = A("10.0.0.0/8"), net16 = A("10.1.0.0/16"), host = A("10.1.2.3");
@@ -623,15 +633,11 @@ static void test_cidr(void)
 	 * per packet than one prefetch batch holds. */
 	m = devmap_new();
 	for (unsigned len = 0; len <= 128; len++) {
-		struct addr a = A(len <= 32 ? "10.0.0.1" : "fd00::2");
-		struct addr b = A("fd00::2");
-		b.prefix = (uint8_t)len;
-		b.bytes[15] = len >= 127 ? 2 : 0;
 		if (len <= 32) {
-			a.prefix = (uint8_t)len;
-			a.bytes[3] = len == 32;
+			struct addr a = net_of("10.0.0.1", len);
 			CHECK_INT(devmap_add(m, &a, 100 + len, 0, TIME_INFINITY), 0);
 		}
+		struct addr b = net_of("fd00::2", len);
 		CHECK_INT(devmap_add(m, &b, 300 + len, 0, TIME_INFINITY), 0);
 	}
 	char want[1024] = "";
