@@ -41,14 +41,15 @@ ctl import "$D/capture.pcap"
 echo
 ctl status
 echo
-ctl device list | head -12
-echo "   ..."
+ctl device list >"$D/devices.txt"
+head -12 "$D/devices.txt"
+echo "   ... ($(($(wc -l <"$D/devices.txt") - 1)) devices)"
 echo
 W=20261122T101500Z--20261122T103000Z
 echo "== pcapfsctl extract dev-007 $W -o $D/dev-007.pcap"
 ctl extract dev-007 $W -o "$D/dev-007.pcap"
 capinfos -c -u "$D/dev-007.pcap" | sed 1d
-tshark -r "$D/dev-007.pcap" -c 5 2>/dev/null
+tshark -r "$D/dev-007.pcap" -c 5 2>/dev/null || true
 echo
 echo "The spool is $D/spool. Try:"
 echo "  build/src/pcapfsctl --spool $D/spool device show dev-001"

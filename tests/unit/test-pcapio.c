@@ -688,6 +688,8 @@ static void check_big(const char *path, unsigned npkt, uint64_t len, uint64_t si
 		return;
 	}
 	CHECK_INT(pcapin_size(in), size);
+	if (size == 0) /* a pipe: records cannot be copied from it by offset */
+		CHECK_INT(pcapin_record_fd(in, TSPREC_US), -1);
 	unsigned n = 0;
 	bool ok = true;
 	uint64_t last_pos = 0;
@@ -803,6 +805,77 @@ static void test_disk(void)
 	CHECK(strstr(err.msg, "/nonexistent/x.pcap") != NULL);
 	CHECK_INT(pcapin_open("/tmp", &in, &err), -EISDIR);
 	CHECK(in == NULL);
+}
+
+/* pcapin_record_fd(): only for regular files whose records are byte-identical to what
+ * pcap_put_rec_header() writes, and rec.offset must then locate them in the file, also
+ * when standard input starts in the middle of a file. */
+static void test_record_fd(void)
+{
+	struct bld b = { 0 };
+	b_payload(&b, 99, 100); /* junk before the capture, skipped with lseek below */
+	pcap_hdr(&b, PCAP_MAGIC_US, 4, 65535, 1);
+	for (unsigned i = 0; i < 50; i++)
+		pcap_rec(&b, 1700000000 + i, i * 1000, 20 + i, 30 + i, i);
+	char *path = write_tmp(&b);
+
+	int saved = dup(STDIN_FILENO);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	CHECK(saved >= 0 && fd >= 0 && lseek(fd, 100, SEEK_SET) == 100);
+	dup2(fd, STDIN_FILENO);
+	close(fd);
+
+	struct pcapin *in = NULL;
+	struct errbuf err;
+	struct pcap_rec r;
+	CHECK_INT(pcapin_open("-", &in, &err), 0);
+	if (in) {
+		CHECK_INT(pcapin_pos(in), 100 + PCAP_GLOBAL_HDR_LEN);
+		CHECK_INT(pcapin_size(in), b.len);
+		CHECK_INT(pcapin_record_fd(in, TSPREC_NS), -1);
+		int rfd = pcapin_record_fd(in, TSPREC_US);
+		CHECK(rfd >= 0);
+		unsigned n = 0;
+		while (pcapin_next(in, &r, &err) == 1) {
+			uint8_t want[PCAP_REC_HDR_LEN + 100], got[sizeof(want)];
+			size_t len = PCAP_REC_HDR_LEN + r.caplen;
+			pcap_put_rec_header(want, TSPREC_US, r.ts_ns, r.caplen, r.len);
+			memcpy(want + PCAP_REC_HDR_LEN, r.data, r.caplen);
+			CHECK_INT(pread_full(rfd, got, len, r.offset), len);
+			CHECK(memcmp(got, want, len) == 0);
+			n++;
+		}
+		CHECK_INT(n, 50);
+		CHECK_INT(pcapin_pos(in), b.len);
+		pcapin_close(in);
+	}
+	dup2(saved, STDIN_FILENO);
+	close(saved);
+	unlink(path);
+	free(path);
+
+	/* Memory, big-endian, nanosecond and pcapng inputs: no shortcut. */
+	struct bld v[4] = { { 0 }, { .be = true }, { 0 }, { 0 } };
+	pcap_hdr(&v[0], PCAP_MAGIC_US, 4, 65535, 1);
+	pcap_hdr(&v[1], PCAP_MAGIC_US, 4, 65535, 1);
+	pcap_hdr(&v[2], PCAP_MAGIC_NS, 4, 65535, 1);
+	ng_shb(&v[3], 1);
+	ng_idb(&v[3], 1, 0, -1, 0);
+	for (int i = 0; i < 4; i++) {
+		in = open_mem_ok(&v[i]);
+		CHECK_INT(pcapin_record_fd(in, TSPREC_US), -1);
+		CHECK_INT(pcapin_record_fd(in, TSPREC_NS), -1);
+		pcapin_close(in);
+		path = write_tmp(&v[i]);
+		CHECK_INT(pcapin_open(path, &in, &err), 0);
+		CHECK_INT(pcapin_record_fd(in, TSPREC_US) >= 0, i == 0);
+		CHECK_INT(pcapin_record_fd(in, TSPREC_NS) >= 0, i == 2);
+		pcapin_close(in);
+		unlink(path);
+		free(path);
+		free(v[i].p);
+	}
+	free(b.p);
 }
 
 /* ---- writers and segment header parsers ---- */
@@ -927,6 +1000,7 @@ int main(void)
 	test_pcapng_variants();
 	test_pcapng_malformed();
 	test_disk();
+	test_record_fd();
 	test_put_parse();
 	TESTS_DONE();
 }
