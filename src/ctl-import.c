@@ -2,6 +2,7 @@
  * writer as live capture. Each file is imported whole or not at all: on bad input or
  * interruption (SIGINT, SIGTERM) its segments are removed again. A SIGKILL leaves the flushed
  * part, which the next command recovers (segment.h). */
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -61,6 +62,48 @@ static void rollback(struct spool *sp, int64_t import_id, const struct import_re
 		catalog_commit(sp->cat, &err);
 	else
 		catalog_rollback(sp->cat);
+}
+
+static int sync_file(struct spool *sp, const char *rel, struct errbuf *err)
+{
+	int fd = openat(sp->dirfd, rel, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return err_set(err, e, "fsync %s: %s", rel, strerror(e));
+	}
+	close(fd);
+	return 0;
+}
+
+struct sync_ctx {
+	struct spool *sp;
+	struct errbuf *err;
+};
+
+static int sync_segment(const struct segment *s, void *userdata)
+{
+	struct sync_ctx *c = userdata;
+	struct spool *sp = c->sp;
+	struct errbuf *err = c->err;
+	char rel[300];
+	snprintf(rel, sizeof(rel), "%s.pcap", s->path);
+	int e = sync_file(sp, rel, err);
+	if (e == 0) {
+		snprintf(rel, sizeof(rel), "%s.idx", s->path);
+		e = sync_file(sp, rel, err);
+	}
+	if (e == 0) {
+		/* The directory entry too (seg/YYYYMMDD/); cheap when nothing changed. */
+		snprintf(rel, sizeof(rel), "%s", s->path);
+		char *slash = strrchr(rel, '/');
+		if (slash) {
+			*slash = 0;
+			e = sync_file(sp, rel, err);
+		}
+	}
+	return e;
 }
 
 static void progress(const char *file, const struct pcapin *in, uint64_t packets, double secs,
@@ -189,11 +232,14 @@ static int import_file(struct spool *sp, const struct devmap *m, const char *ifa
 	w = NULL;
 	if (e < 0)
 		goto fail;
-	/* One syncfs for the whole import rather than an fsync per segment. */
-	if (syncfs(sp->dirfd) < 0) {
-		e = err_set(err, errno, "syncfs: %s", strerror(errno));
+	/* Make this import's files durable before it is recorded as done: one fsync per file at
+	 * the end (their writeback started when each segment sealed), then their directories. */
+	struct sync_ctx sc = {sp, err};
+	e = catalog_import_segments(sp->cat, import_id, sync_segment, &sc, err);
+	if (e == 0 && fsync(sp->dirfd) < 0)
+		e = err_set(err, errno, "fsync %s: %s", sp->path, strerror(errno));
+	if (e < 0)
 		goto fail;
-	}
 	e = catalog_begin(sp->cat, err);
 	if (e == 0) {
 		e = catalog_import_end(sp->cat, import_id, IMPORT_DONE, r->packets, r->bytes, err);
