@@ -386,15 +386,21 @@ static void test_pcapng_variants(void)
 			free(b.p);
 		}
 
-	/* An IDB snaplen limits caplen; an SHB alone is an empty capture. */
-	struct bld b = { 0 };
+	/* An IDB snaplen limits caplen; an SHB alone is an empty capture; nothing after
+	 * opt_endofopt is parsed. */
+	struct bld b = { 0 }, x = { 0 };
 	ng_shb(&b, 1);
 	expect_read(&b, 0, 0, NULL, __LINE__);
+	size_t shb_len = b.len;
+	PACK(&x, "HHIHHHHI", 1, 0, 0, 0, 0, 9, 200, 0);
+	ng_block(&b, 1, &x);
+	expect_read(&b, 0, 0, NULL, __LINE__);
+	b.len = shb_len;
 	ng_idb(&b, 1, 128, -1, 0);
 	ng_epb(&b, 0, 1, 128, 128, 1);
 	ng_epb(&b, 0, 2, 129, 129, 1);
 	expect_read(&b, 1, EPROTO,
-		    "packet 2 at offset 92: caplen 129 exceeds the snaplen 128 of the interface",
+		    "packet 2 at offset 212: caplen 129 exceeds the snaplen 128 of the interface",
 		    __LINE__);
 	free(b.p);
 }
@@ -460,8 +466,8 @@ static void test_pcapng_malformed(void)
 	/* Errors after a good packet: SHB 28 + IDB 24 + EPB 56 bytes, so the second packet
 	 * block (or whatever follows) starts at offset 108. */
 	static const char *const c[] = {
-		"pcapng file declares 2 interfaces; pcapfs imports one interface per file "
-		"(interface description block at offset 108, link type 1)",
+		("pcapng file declares 2 interfaces; pcapfs imports one interface per file "
+		 "(interface description block at offset 108, link type 1)"),
 		"link type 105, differing from the first one",
 		"packet 2 at offset 108: trailing block length 1 differs from the leading 92",
 		"packet 2 at offset 108: simple packet block",
@@ -475,8 +481,8 @@ static void test_pcapng_malformed(void)
 		"packet 2 at offset 108: zero-length packet",
 		"packet 2 at offset 108: caplen 61 exceeds the original length 60",
 		"packet 2 at offset 108: packet block of 28 bytes is shorter than 32",
-		"packet 2 at offset 136: interface 0 is not declared (no interface description block "
-		"precedes it)",
+		("packet 2 at offset 136: interface 0 is not declared (no interface description "
+		 "block precedes it)"),
 		"pcapng file declares 2 interfaces",
 		"packet 2 at offset 108: timestamp outside 1970..2106",
 		"block at offset 108 (type 0x00000bad): trailing block length 2 differs",
@@ -805,8 +811,8 @@ static void test_put_parse(void)
 	static const char *const magic[] = { "\xa1\xb2\xc3\xd4", "\xa1\xb2\x3c\x4d",
 					     "\x0a\x0d\x0d\x0a", "\x12\x34\x56\x78" };
 	static const char *const msg[] = {
-		"big-endian pcap header (magic 0xd4c3b2a1 read little-endian); pcapfs segments are "
-		"always little-endian",
+		("big-endian pcap header (magic 0xd4c3b2a1 read little-endian); pcapfs segments "
+		 "are always little-endian"),
 		"big-endian pcap header (magic 0x4d3cb2a1",
 		"pcapng file, not a pcapfs segment",
 		"not a pcap file (magic 0x78563412)",
