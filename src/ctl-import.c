@@ -35,6 +35,8 @@ static const char import_help[] =
 	"  -i, --interface NAME   interface the packets are filed under (default 'import')\n"
 	"      --progress         show progress (default when standard error is a terminal)\n"
 	"      --no-progress      do not\n"
+	"  -f, --force            import a file again although an earlier import of the same\n"
+	"                         path completed (its packets are then stored twice)\n"
 	"\n"
 	"Exit status 0 when every file was imported, 1 otherwise.\n";
 
@@ -123,8 +125,24 @@ static void progress(const char *file, const struct pcapin *in, uint64_t packets
 		fputc('\n', stderr);
 }
 
+struct prior {
+	const char *source;
+	struct import_info found;
+	bool hit;
+};
+
+static int find_prior(const struct import_info *i, void *userdata)
+{
+	struct prior *p = userdata;
+	if (!p->hit && strcmp(i->source, p->source) == 0) {
+		p->found = *i;
+		p->hit = true;
+	}
+	return 0;
+}
+
 static int import_file(struct spool *sp, const struct devmap *m, const char *iface,
-		       const char *file, bool show_progress, struct import_result *r,
+		       const char *file, bool show_progress, bool force, struct import_result *r,
 		       struct errbuf *err)
 {
 	*r = (struct import_result){0};
@@ -141,6 +159,21 @@ static int import_file(struct spool *sp, const struct devmap *m, const char *ifa
 	char *real = strcmp(file, "-") ? realpath(file, NULL) : NULL;
 	snprintf(source, sizeof(source), "%s", real ? real : file);
 	free(real);
+	/* The same file imported twice would serve every packet twice. */
+	if (!force && strcmp(file, "-") != 0) {
+		struct prior pr = {.source = source};
+		e = catalog_import_foreach(sp->cat, IMPORT_DONE, find_prior, &pr, err);
+		if (e == 0 && pr.hit) {
+			char when[48];
+			fmt_time(pr.found.ended_ns, when, sizeof(when));
+			e = err_set(err, EEXIST,
+				    "already imported (import %" PRId64 ", %" PRIu64 " packets, %s); "
+				    "use --force to import it again",
+				    pr.found.id, pr.found.packets, when);
+		}
+		if (e < 0)
+			goto out;
+	}
 	e = catalog_begin(sp->cat, err);
 	if (e == 0) {
 		e = catalog_import_begin(sp->cat, source, &import_id, err);
@@ -280,13 +313,15 @@ int cmd_import(struct ctl *c, int argc, char **argv)
 		{"interface", required_argument, NULL, 'i'},
 		{"progress", no_argument, NULL, 'p'},
 		{"no-progress", no_argument, NULL, 'P'},
+		{"force", no_argument, NULL, 'f'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	const char *iface = "import";
 	int show_progress = -1;
+	bool force = false;
 	int o;
-	while ((o = getopt_long(argc, argv, "i:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "i:fh", opts, NULL)) != -1) {
 		switch (o) {
 		case 'i':
 			iface = optarg;
@@ -296,6 +331,9 @@ int cmd_import(struct ctl *c, int argc, char **argv)
 			break;
 		case 'P':
 			show_progress = 0;
+			break;
+		case 'f':
+			force = true;
 			break;
 		case 'h':
 			fputs(import_help, stdout);
@@ -331,7 +369,7 @@ int cmd_import(struct ctl *c, int argc, char **argv)
 	for (int i = optind; i < argc; i++) {
 		struct import_result r;
 		err_clear(&err);
-		e = import_file(sp, m, iface, argv[i], show_progress, &r, &err);
+		e = import_file(sp, m, iface, argv[i], show_progress, force, &r, &err);
 		if (e < 0) {
 			ctl_fail("%s: %s; nothing of it was imported", argv[i],
 				 err.msg[0] ? err.msg : strerror(-e));

@@ -80,6 +80,10 @@ pass "no refused import left anything behind"
 ctl import "$T/good.pcap" "$T/good.pcapng" 2>/dev/null
 [ "$(ctl --json device show cam-1 | grep -Eo '"packets": [0-9]+')" = '"packets": 70' ] || fail "good imports"
 pass "good pcap and pcapng import after the refused ones"
+expect_fail 'already imported \(import [0-9]+, 50 packets' ctl import "$T/good.pcap"
+ctl import --force "$T/good.pcap" 2>/dev/null
+[ "$(ctl --json device show cam-1 | grep -Eo '"packets": [0-9]+')" = '"packets": 120' ] || fail "import --force"
+pass "import --force imports a file again"
 
 # Device names and addresses.
 expect_fail "character '/'" ctl device add a/b
