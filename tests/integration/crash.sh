@@ -58,3 +58,22 @@ sqlite3 "$SPOOL/catalog.db" 'SELECT state FROM imports' 2>/dev/null | grep -qx 3
 	python3 -c "import sqlite3,sys; s=[r[0] for r in sqlite3.connect('$SPOOL/catalog.db').execute('SELECT state FROM imports')]; sys.exit(0 if 3 in s else 1)" ||
 	fail "the import is not marked interrupted"
 pass "import marked interrupted"
+
+# SIGINT (Ctrl-C) or SIGTERM is a cancel: the import rolls back and leaves nothing behind.
+before=$(ctl --json status | grep -Eo '"segments_sealed": [0-9]+')
+"$PCAPFSCTL" --spool "$SPOOL" import --force --interface cancelled --no-progress "$CAP" 2>"$T/int.err" &
+pid=$!
+for i in $(seq 1 200); do
+	n=$(sqlite3 "$SPOOL/catalog.db" "SELECT count(*) FROM segments s JOIN interfaces i ON i.id = s.interface_id WHERE i.name = 'cancelled'" 2>/dev/null || echo 0)
+	[ "${n:-0}" -ge 3 ] && break
+	sleep 0.05
+done
+kill -INT $pid
+rc=0
+wait $pid || rc=$?
+[ $rc -ne 0 ] || fail "an interrupted import exited 0"
+grep -q 'interrupted by signal 2; nothing of it was imported' "$T/int.err" || fail "message: $(cat "$T/int.err")"
+[ "$(ctl --json status | grep -Eo '"segments_sealed": [0-9]+')" = "$before" ] || fail "the cancelled import left segments"
+[ "$(sqlite3 "$SPOOL/catalog.db" "SELECT count(*) FROM segments s JOIN interfaces i ON i.id = s.interface_id WHERE i.name = 'cancelled'")" -eq 0 ] || fail "segment rows left"
+ctl verify >/dev/null || fail "verify after a cancelled import"
+pass "SIGINT cancels an import completely: $(cat "$T/int.err")"
