@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ctl.h"
 #include "writer.h"
@@ -194,8 +195,13 @@ static int import_file(struct spool *sp, const struct devmap *m, const char *ifa
 
 	int64_t prev_ts = INT64_MIN, next_progress = t0 + NS_PER_SEC / 2;
 	bool ns_to_us = sp->cfg.prec == TSPREC_US;
-	/* Records already stored as the spool stores them are copied file to file. */
+	/* Records already stored as the spool stores them are copied file to file. They are
+	 * copied after they were checked, so the file must not change meanwhile: its identity is
+	 * compared again before the import counts as done. */
 	int src_fd = pcapin_record_fd(in, sp->cfg.prec);
+	struct stat src_st0 = {0};
+	if (src_fd >= 0 && fstat(src_fd, &src_st0) < 0)
+		src_fd = -1;
 	struct pcap_rec rec;
 	while ((e = pcapin_next(in, &rec, err)) == 1) {
 		if (rec.index == 0 || _unlikely_(!classify_linktype_supported(pcapin_linktype(in)))) {
@@ -265,6 +271,19 @@ static int import_file(struct spool *sp, const struct devmap *m, const char *ifa
 	w = NULL;
 	if (e < 0)
 		goto fail;
+	if (src_fd >= 0) {
+		struct stat st1;
+		if (fstat(src_fd, &st1) < 0 || st1.st_size != src_st0.st_size ||
+		    st1.st_ino != src_st0.st_ino ||
+		    st1.st_mtim.tv_sec != src_st0.st_mtim.tv_sec ||
+		    st1.st_mtim.tv_nsec != src_st0.st_mtim.tv_nsec ||
+		    st1.st_ctim.tv_sec != src_st0.st_ctim.tv_sec ||
+		    st1.st_ctim.tv_nsec != src_st0.st_ctim.tv_nsec) {
+			e = err_set(err, EAGAIN, "the file changed while it was being imported; import it "
+						  "again once it is complete");
+			goto fail;
+		}
+	}
 	/* Make this import's files durable before it is recorded as done: one fsync per file at
 	 * the end (their writeback started when each segment sealed), then their directories. */
 	struct sync_ctx sc = {sp, err};

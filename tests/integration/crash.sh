@@ -77,3 +77,21 @@ grep -q 'interrupted by signal 2; nothing of it was imported' "$T/int.err" || fa
 [ "$(sqlite3 "$SPOOL/catalog.db" "SELECT count(*) FROM segments s JOIN interfaces i ON i.id = s.interface_id WHERE i.name = 'cancelled'")" -eq 0 ] || fail "segment rows left"
 ctl verify >/dev/null || fail "verify after a cancelled import"
 pass "SIGINT cancels an import completely: $(cat "$T/int.err")"
+
+# A file that changes while it is imported (its records are copied after they were checked)
+# is refused and rolled back.
+"$PCAPFS_GEN" --packets 1500000 --devices 20 --seed 5 -o "$T/moving.pcap"
+"$PCAPFSCTL" --spool "$SPOOL" import --interface moving --no-progress "$T/moving.pcap" 2>"$T/mv.err" &
+pid=$!
+for i in $(seq 1 200); do
+	n=$(sqlite3 "$SPOOL/catalog.db" "SELECT count(*) FROM segments s JOIN interfaces i ON i.id = s.interface_id WHERE i.name = 'moving'" 2>/dev/null || echo 0)
+	[ "${n:-0}" -ge 2 ] && break
+	sleep 0.05
+done
+touch "$T/moving.pcap"
+rc=0
+wait $pid || rc=$?
+[ $rc -ne 0 ] || fail "an import of a file modified meanwhile succeeded"
+grep -q 'changed while it was being imported' "$T/mv.err" || fail "message: $(cat "$T/mv.err")"
+[ "$(sqlite3 "$SPOOL/catalog.db" "SELECT count(*) FROM segments s JOIN interfaces i ON i.id = s.interface_id WHERE i.name = 'moving'")" -eq 0 ] || fail "segment rows left"
+pass "a file modified during its import is refused: $(cat "$T/mv.err")"
