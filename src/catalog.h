@@ -210,3 +210,26 @@ struct import_info {
 int catalog_import_foreach(struct catalog *c, int state,
 			   int (*cb)(const struct import_info *i, void *userdata), void *userdata,
 			   struct errbuf *err);
+
+/* ---- grants ------------------------------------------------------------------------------ */
+
+/* principal "user:NAME" or "group:NAME"; target a device name, "tag:TAG" or "*". */
+#define GRANT_PRINCIPAL_MAX (6 + OWNER_MAX)
+#define GRANT_TARGET_MAX (4 + TAG_MAX)
+struct grant {
+	int64_t id;
+	char principal[GRANT_PRINCIPAL_MAX + 1];
+	char target[GRANT_TARGET_MAX + 1];
+	int64_t created_ns;
+};
+/* Check the syntax of a grant: -EINVAL with a message. */
+int grant_check(const char *principal, const char *target, struct errbuf *err);
+/* -EEXIST if held already, -ENOENT for a device target that does not exist. */
+int catalog_grant_add(struct catalog *c, const char *principal, const char *target,
+		      struct errbuf *err);
+/* -ENOENT if there is no such grant. */
+int catalog_grant_remove(struct catalog *c, const char *principal, const char *target,
+			 struct errbuf *err);
+/* All grants ordered by (target, principal). */
+int catalog_grant_foreach(struct catalog *c, int (*cb)(const struct grant *g, void *userdata),
+			  void *userdata, struct errbuf *err);

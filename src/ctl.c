@@ -41,6 +41,12 @@ static const char usage_text[] =
 	"      already captured).\n"
 	"  status\n"
 	"      Spool settings, segments, devices, time range and disk use.\n"
+	"  grant PRINCIPAL TARGET, revoke PRINCIPAL TARGET\n"
+	"      Let user:NAME or group:NAME read a device, tag:TAG or * (or stop it).\n"
+	"  acl list [--device NAME | --user NAME]\n"
+	"      Grants and owners.\n"
+	"  explain --uid UID|USER PATH\n"
+	"      Which rule allows or denies a user reading a path or a device.\n"
 	"\n"
 	"Global options:\n"
 	"  -s, --spool DIR        spool directory (default: $PCAPFS_SPOOL or " PCAPFS_DEFAULT_SPOOL ")\n"
@@ -294,7 +300,8 @@ int main(int argc, char **argv)
 	} cmds[] = {
 		{"init", cmd_init},	  {"device", cmd_device},   {"import", cmd_import},
 		{"extract", cmd_extract}, {"verify", cmd_verify},   {"reindex", cmd_reindex},
-		{"status", cmd_status},
+		{"status", cmd_status},	  {"grant", cmd_grant},	    {"revoke", cmd_revoke},
+		{"acl", cmd_acl},	  {"explain", cmd_explain},
 	};
 	const char *cmd = argv[optind];
 	for (size_t i = 0; i < ELEMENTSOF(cmds); i++)

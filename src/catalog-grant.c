@@ -1,0 +1,119 @@
+/* catalog-grant.c — access grants: principal (user:NAME or group:NAME) × target (a device
+ * name, tag:TAG or *). The policy (policy.c) reads them; pcapfsctl grant/revoke writes them. */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "catalog-internal.h"
+
+int grant_check(const char *principal, const char *target, struct errbuf *err)
+{
+	const char *name;
+	if (strncmp(principal, "user:", 5) == 0)
+		name = principal + 5;
+	else if (strncmp(principal, "group:", 6) == 0)
+		name = principal + 6;
+	else
+		return err_set(err, EINVAL, "principal must be user:NAME or group:NAME");
+	if (!*name || name[0] == '@' || owner_check(name, err) < 0)
+		return err_prefix(err, EINVAL, "principal %.80s: ", principal);
+	if (strcmp(target, "*") == 0)
+		return 0;
+	if (strncmp(target, "tag:", 4) == 0)
+		return tag_check(target + 4, err) < 0 ? err_prefix(err, EINVAL, "target: ") : 0;
+	return device_name_check(target, err) < 0 ? err_prefix(err, EINVAL, "target: ") : 0;
+}
+
+int catalog_grant_add(struct catalog *c, const char *principal, const char *target,
+		      struct errbuf *err)
+{
+	static const char sql_dev[] = "SELECT 1 FROM devices WHERE name = ?1";
+	static const char sql_dup[] = "SELECT 1 FROM grants WHERE principal = ?1 AND target = ?2";
+	static const char sql[] = "INSERT INTO grants (principal, target, created_ns) VALUES (?1, ?2, ?3)";
+	int r = grant_check(principal, target, err);
+	if (r < 0)
+		return r;
+	bool own;
+	r = catalog_tx_enter(c, &own, err);
+	if (r < 0)
+		return r;
+	_cleanup_stmt_ sqlite3_stmt *st_dev = NULL, *st_dup = NULL, *st = NULL;
+	if (strcmp(target, "*") != 0 && strncmp(target, "tag:", 4) != 0) {
+		r = catalog_stmt(c, sql_dev, &st_dev, err);
+		if (r == 0 && catalog_bind_text(st_dev, 1, target) != SQLITE_OK)
+			r = -ENOMEM;
+		if (r == 0) {
+			int rc = sqlite3_step(st_dev);
+			if (rc == SQLITE_DONE)
+				r = err_set(err, ENOENT, "no device named %s", target);
+			else if (rc != SQLITE_ROW)
+				r = catalog_sqlerr(c, rc, err, "looking up the device");
+		}
+	}
+	if (r == 0)
+		r = catalog_stmt(c, sql_dup, &st_dup, err);
+	if (r == 0 && (catalog_bind_text(st_dup, 1, principal) != SQLITE_OK ||
+		       catalog_bind_text(st_dup, 2, target) != SQLITE_OK))
+		r = -ENOMEM;
+	if (r == 0) {
+		int rc = sqlite3_step(st_dup);
+		if (rc == SQLITE_ROW)
+			r = err_set(err, EEXIST, "%s already holds a grant on %s", principal, target);
+		else if (rc != SQLITE_DONE)
+			r = catalog_sqlerr(c, rc, err, "looking up grants");
+	}
+	if (r == 0)
+		r = catalog_stmt(c, sql, &st, err);
+	if (r == 0 && (catalog_bind_text(st, 1, principal) != SQLITE_OK ||
+		       catalog_bind_text(st, 2, target) != SQLITE_OK ||
+		       sqlite3_bind_int64(st, 3, now_ns()) != SQLITE_OK))
+		r = -ENOMEM;
+	if (r == 0)
+		r = catalog_step_done(c, st, err, "adding the grant");
+	return catalog_tx_leave(c, own, r, err);
+}
+
+int catalog_grant_remove(struct catalog *c, const char *principal, const char *target,
+			 struct errbuf *err)
+{
+	static const char sql[] = "DELETE FROM grants WHERE principal = ?1 AND target = ?2";
+	bool own;
+	int r = catalog_tx_enter(c, &own, err);
+	if (r < 0)
+		return r;
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	r = catalog_stmt(c, sql, &st, err);
+	if (r == 0 && (catalog_bind_text(st, 1, principal) != SQLITE_OK ||
+		       catalog_bind_text(st, 2, target) != SQLITE_OK))
+		r = -ENOMEM;
+	if (r == 0)
+		r = catalog_step_done(c, st, err, "removing the grant");
+	if (r == 0 && sqlite3_changes(c->db) == 0)
+		r = err_set(err, ENOENT, "%.80s holds no grant on %.80s", principal, target);
+	return catalog_tx_leave(c, own, r, err);
+}
+
+int catalog_grant_foreach(struct catalog *c, int (*cb)(const struct grant *g, void *userdata),
+			  void *userdata, struct errbuf *err)
+{
+	static const char sql[] = "SELECT id, principal, target, created_ns FROM grants "
+				  "ORDER BY target, principal";
+	_cleanup_stmt_finalize_ sqlite3_stmt *st = NULL;
+	int r = catalog_stmt_private(c, sql, &st, err);
+	if (r < 0)
+		return r;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct grant g = {.id = sqlite3_column_int64(st, 0),
+				  .created_ns = sqlite3_column_int64(st, 3)};
+		r = catalog_column_copy(c, st, 1, g.principal, sizeof(g.principal), err, "grant principal", g.id);
+		if (r == 0)
+			r = catalog_column_copy(c, st, 2, g.target, sizeof(g.target), err, "grant target", g.id);
+		if (r == 0 && grant_check(g.principal, g.target, err) < 0)
+			r = err_prefix(err, EPROTO, "grant %" PRId64 " in the catalogue is invalid: ", g.id);
+		if (r == 0)
+			r = cb(&g, userdata);
+		if (r < 0)
+			return r;
+	}
+	return rc == SQLITE_DONE ? 0 : catalog_sqlerr(c, rc, err, "listing grants");
+}

@@ -1,0 +1,274 @@
+/* ctl-acl.c — pcapfsctl grant, revoke, acl list and explain: the access policy (policy.h). */
+#include <getopt.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "policy.h"
+
+static const char grant_help[] =
+	"Usage: pcapfsctl [--spool DIR] grant PRINCIPAL TARGET\n"
+	"       pcapfsctl [--spool DIR] revoke PRINCIPAL TARGET\n"
+	"       pcapfsctl [--spool DIR] [--json] acl list [--device NAME | --user NAME]\n"
+	"       pcapfsctl [--spool DIR] explain --uid UID|USER PATH|DEVICE\n"
+	"\n"
+	"Who may read a device's traffic, first rule that matches wins:\n"
+	"  root; nobody whose account PAM refuses (service pcapfs); members of the admin group\n"
+	"  (pcapfs-admin); the device's owner (a user, or members of an @group); holders of a\n"
+	"  grant; nobody else.\n"
+	"\n"
+	"PRINCIPAL  user:NAME or group:NAME\n"
+	"TARGET     a device name, tag:TAG (every device with the tag) or * (every device)\n"
+	"\n"
+	"A grant or a revocation takes effect at the next access, without a remount.\n"
+	"acl list shows grants and owners, all of them or those that concern one device or one\n"
+	"user (with the user's groups). explain says which rule allows or denies a user reading\n"
+	"a path of the filesystem (/pcap/DEVICE/WINDOW.pcap, /pcap/DEVICE) or a device; it\n"
+	"exits 0 when the access is allowed and 1 when it is denied.\n";
+
+struct grant_list {
+	struct grant *v;
+	size_t n, cap;
+};
+
+static int load_grant(const struct grant *g, void *userdata)
+{
+	struct grant_list *l = userdata;
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 32;
+		struct grant *nv = realloc(l->v, nc * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		l->v = nv;
+		l->cap = nc;
+	}
+	l->v[l->n++] = *g;
+	return 0;
+}
+
+static int change(struct ctl *c, bool add, int argc, char **argv)
+{
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		fputs(grant_help, stdout);
+		return 0;
+	}
+	if (argc != 3)
+		return ctl_usage(add ? "grant" : "revoke", "expected PRINCIPAL and TARGET");
+	struct errbuf err = {{0}};
+	if (grant_check(argv[1], argv[2], &err) < 0)
+		return ctl_fail("%s", err.msg);
+	struct spool *sp;
+	if (ctl_open_spool(c, SPOOL_NO_RECOVER, &sp) < 0)
+		return 1;
+	int e = add ? catalog_grant_add(sp->cat, argv[1], argv[2], &err)
+		    : catalog_grant_remove(sp->cat, argv[1], argv[2], &err);
+	spool_close(sp);
+	if (e < 0)
+		return ctl_fail("%s", err.msg[0] ? err.msg : strerror(-e));
+	return 0;
+}
+
+int cmd_grant(struct ctl *c, int argc, char **argv) { return change(c, true, argc, argv); }
+int cmd_revoke(struct ctl *c, int argc, char **argv) { return change(c, false, argc, argv); }
+
+struct owner_ctx {
+	struct table *t;
+	const char *device;
+	const struct identity *user;
+};
+
+static int owner_row(const struct device *d, void *userdata)
+{
+	struct owner_ctx *o = userdata;
+	if (!d->owner[0] || (o->device && strcmp(o->device, d->name) != 0))
+		return 0;
+	if (o->user && (d->owner[0] == '@' ? !identity_in_group(o->user, d->owner + 1)
+					   : strcmp(d->owner, o->user->name) != 0))
+		return 0;
+	char principal[OWNER_MAX + 8];
+	snprintf(principal, sizeof(principal), "%s:%s", d->owner[0] == '@' ? "group" : "user",
+		 d->owner[0] == '@' ? d->owner + 1 : d->owner);
+	const char *cells[] = {principal, d->name, "owner", "-"};
+	return table_add(o->t, cells, NULL);
+}
+
+int cmd_acl(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"device", required_argument, NULL, 'd'},
+		{"user", required_argument, NULL, 'u'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	if (argc < 2 || strcmp(argv[1], "list") != 0) {
+		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+			fputs(grant_help, stdout);
+			return 0;
+		}
+		return ctl_usage("acl", "expected 'acl list'");
+	}
+	const char *device = NULL, *user = NULL;
+	int o;
+	optind = 0;
+	while ((o = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'd':
+			device = optarg;
+			break;
+		case 'u':
+			user = optarg;
+			break;
+		case 'h':
+			fputs(grant_help, stdout);
+			return 0;
+		default:
+			return ctl_usage("acl", "invalid option");
+		}
+	}
+	if (device && user)
+		return ctl_usage("acl", "--device and --user exclude each other");
+	struct errbuf err = {{0}};
+	struct identity id = {0};
+	if (user) {
+		struct passwd *pw = getpwnam(user);
+		if (!pw)
+			return ctl_fail("no user named %s", user);
+		if (identity_lookup(pw->pw_uid, &id, &err) < 0)
+			return ctl_fail("%s", err.msg);
+	}
+	struct spool *sp;
+	if (ctl_open_spool(c, SPOOL_RDONLY, &sp) < 0) {
+		identity_done(&id);
+		return 1;
+	}
+	struct device d = {0};
+	int e = device ? catalog_device_get(sp->cat, device, &d, &err) : 0;
+	struct grant_list gl = {0};
+	if (e == 0)
+		e = catalog_grant_foreach(sp->cat, load_grant, &gl, &err);
+	static const char *cols[] = {"principal", "target", "kind", "since"};
+	struct table *t = table_new(cols, ELEMENTSOF(cols));
+	for (size_t i = 0; e == 0 && i < gl.n; i++) {
+		const struct grant *g = &gl.v[i];
+		if (device) {
+			bool hit = strcmp(g->target, "*") == 0 || strcmp(g->target, d.name) == 0;
+			for (size_t k = 0; !hit && k < d.n_tags; k++)
+				hit = strncmp(g->target, "tag:", 4) == 0 && strcmp(g->target + 4, d.tags[k]) == 0;
+			if (!hit)
+				continue;
+		}
+		if (user) {
+			bool hit = strncmp(g->principal, "user:", 5) == 0
+					   ? strcmp(g->principal + 5, id.name) == 0
+					   : identity_in_group(&id, g->principal + 6);
+			if (!hit)
+				continue;
+		}
+		char since[48];
+		fmt_time(g->created_ns, since, sizeof(since));
+		const char *cells[] = {g->principal, g->target, "grant", since};
+		e = table_add(t, cells, NULL);
+	}
+	struct owner_ctx oc = {.t = t, .device = device, .user = user ? &id : NULL};
+	if (e == 0)
+		e = catalog_device_foreach(sp->cat, owner_row, &oc, &err);
+	if (e == 0)
+		table_print(t, stdout, c->json);
+	table_free(t);
+	free(gl.v);
+	device_done(&d);
+	identity_done(&id);
+	spool_close(sp);
+	return e < 0 ? ctl_fail("%s", err.msg[0] ? err.msg : strerror(-e)) : 0;
+}
+
+/* "/pcap/DEV/WINDOW.pcap", "pcap/DEV", "/pcap/DEV/" or "DEV" -> DEV. */
+static int device_of_path(const char *path, char *buf, size_t size)
+{
+	const char *p = path;
+	while (*p == '/')
+		p++;
+	if (strncmp(p, "pcap/", 5) == 0)
+		p += 5;
+	size_t n = strcspn(p, "/");
+	if (n == 0 || n >= size)
+		return -EINVAL;
+	memcpy(buf, p, n);
+	buf[n] = 0;
+	return 0;
+}
+
+int cmd_explain(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"uid", required_argument, NULL, 'u'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	const char *who = NULL;
+	int o;
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'u':
+			who = optarg;
+			break;
+		case 'h':
+			fputs(grant_help, stdout);
+			return 0;
+		default:
+			return ctl_usage("explain", "invalid option");
+		}
+	}
+	if (!who || argc - optind != 1)
+		return ctl_usage("explain", "expected --uid UID|USER and one PATH or DEVICE");
+	char *end;
+	uid_t uid;
+	long v = strtol(who, &end, 10);
+	if (*who && !*end && v >= 0) {
+		uid = (uid_t)v;
+	} else {
+		struct passwd *pw = getpwnam(who);
+		if (!pw)
+			return ctl_fail("no user named %s", who);
+		uid = pw->pw_uid;
+	}
+	char dev[DEVICE_NAME_MAX + 1];
+	if (device_of_path(argv[optind], dev, sizeof(dev)) < 0)
+		return ctl_usage("explain", "'%s' names no device", argv[optind]);
+
+	struct errbuf err = {{0}};
+	struct identity id;
+	int e = identity_lookup(uid, &id, &err);
+	if (e < 0)
+		return ctl_fail("%s", err.msg);
+	struct errbuf perr = {{0}};
+	bool pam_ok = uid == 0 || identity_pam_account("pcapfs", NULL, id.name, &perr) == 0;
+	struct spool *sp;
+	if (ctl_open_spool(c, SPOOL_RDONLY, &sp) < 0) {
+		identity_done(&id);
+		return 1;
+	}
+	struct device d = {0};
+	struct grant_list gl = {0};
+	struct policy_config pc;
+	policy_config_default(&pc);
+	struct policy_decision pd = {0};
+	e = catalog_device_get(sp->cat, dev, &d, &err);
+	if (e == 0)
+		e = catalog_grant_foreach(sp->cat, load_grant, &gl, &err);
+	if (e == 0)
+		policy_device(&pc, &id, pam_ok, &d, gl.v, gl.n, &pd);
+	spool_close(sp);
+	free(gl.v);
+	device_done(&d);
+	if (e < 0) {
+		identity_done(&id);
+		return ctl_fail("%s", err.msg);
+	}
+	printf("uid %u (%s) %s %s: %s%s%s\n", (unsigned)uid, id.name,
+	       pd.allow ? "may read" : "may not read", argv[optind], pd.reason,
+	       !pam_ok ? " — " : "", !pam_ok ? perr.msg : "");
+	identity_done(&id);
+	return pd.allow ? 0 : 1;
+}
