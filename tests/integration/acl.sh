@@ -17,7 +17,7 @@ cleanup_users() {
 	[ -z "$admin_created" ] || groupdel pcapfs-admin 2>/dev/null || true
 	[ -z "$pam_installed" ] || rm -f /etc/pam.d/pcapfs
 }
-trap 'cleanup_users; cleanup' EXIT
+on_exit cleanup_users
 for g in "${groups[@]}"; do groupadd "$g"; done
 getent group pcapfs-admin >/dev/null || { groupadd pcapfs-admin; admin_created=1; }
 for u in "${users[@]}"; do useradd -M -N -g users "$u"; done

@@ -7,8 +7,13 @@ set -euo pipefail
 : "${TESTS_DIR:?TESTS_DIR must point at tests/integration}"
 
 T=$(mktemp -d /tmp/pcapfs-test.XXXXXX)
+# Tests add their own clean-up steps with on_exit; they run before the work directory goes,
+# and never change the exit status of the test.
+EXIT_HOOKS=()
+on_exit() { EXIT_HOOKS+=("$1"); }
 cleanup() {
-	local rc=$?
+	local rc=$? h
+	for h in "${EXIT_HOOKS[@]}"; do eval "$h" >/dev/null 2>&1 || true; done
 	# Kill whatever the test left running in the background.
 	jobs -p | xargs -r kill -9 2>/dev/null || true
 	rm -rf "$T"
