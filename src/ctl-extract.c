@@ -71,6 +71,7 @@ int cmd_extract(struct ctl *c, int argc, char **argv)
 	struct plan *p = NULL;
 	int fd = -1, status = 1;
 	char tmp[4096] = "";
+	char *real = NULL;
 	int e = window_parse(wname, false, sp->cfg.max_window_ns, &w, &err);
 	if (e < 0) {
 		ctl_fail("invalid window '%s': %s", wname, err.msg);
@@ -90,6 +91,44 @@ int cmd_extract(struct ctl *c, int argc, char **argv)
 			printf("%" PRIu64 " bytes, %" PRIu64 " packets\n", p->size, p->packets);
 		status = 0;
 		goto out;
+	}
+	struct stat ost;
+	if (out && stat(out, &ost) == 0 && !S_ISREG(ost.st_mode)) {
+		/* A device or a FIFO (/dev/stdout, a named pipe): write to it directly. */
+		fd = open(out, O_WRONLY | O_CLOEXEC);
+		if (fd < 0) {
+			ctl_fail("%s: %s", out, strerror(errno));
+			goto out;
+		}
+		e = plan_write(p, fd, &err);
+		if (e < 0) {
+			ctl_fail("%s", err.msg);
+			goto out;
+		}
+		status = 0;
+		goto out;
+	}
+	/* A symbolic link is followed: the file it names is replaced, never the link. */
+	if (out && lstat(out, &ost) == 0 && S_ISLNK(ost.st_mode)) {
+		real = realpath(out, NULL);
+		if (!real && errno == ENOENT) {
+			/* A link to a file not yet there: create that file. */
+			char target[4096];
+			ssize_t n = readlink(out, target, sizeof(target) - 1);
+			if (n > 0) {
+				target[n] = 0;
+				const char *slash = strrchr(out, '/');
+				if (target[0] == '/' || !slash)
+					real = strdup(target);
+				else if (asprintf(&real, "%.*s/%s", (int)(slash - out), out, target) < 0)
+					real = NULL;
+			}
+		}
+		if (!real) {
+			ctl_fail("%s: %s", out, strerror(errno ? errno : ENOMEM));
+			goto out;
+		}
+		out = real;
 	}
 	if (out) {
 		if (snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", out) >= (int)sizeof(tmp)) {
@@ -116,6 +155,7 @@ int cmd_extract(struct ctl *c, int argc, char **argv)
 	tmp[0] = 0;
 	status = 0;
 out:
+	free(real);
 	if (tmp[0])
 		unlink(tmp);
 	if (fd >= 0)

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "index.h"
 #include "plan.h"
@@ -43,6 +44,20 @@ void plan_free(struct plan *p)
 	free(p);
 }
 
+/* A writer creates the catalogue row, then the segment file, then writes its header, then
+ * the index file and its header: a reader can come in between. An open segment whose files
+ * are not both there with their headers holds no packet yet. */
+static bool open_segment_is_new(int dirfd, const char *relpath)
+{
+	char p[300];
+	struct stat st;
+	snprintf(p, sizeof(p), "%s.pcap", relpath);
+	if (fstatat(dirfd, p, &st, 0) < 0 || st.st_size < (off_t)PCAP_GLOBAL_HDR_LEN)
+		return true;
+	snprintf(p, sizeof(p), "%s.idx", relpath);
+	return fstatat(dirfd, p, &st, 0) < 0 || st.st_size < (off_t)INDEX_HDR_LEN;
+}
+
 static int add_segment(const struct segment *s, void *userdata)
 {
 	struct build *b = userdata;
@@ -64,6 +79,8 @@ static int add_segment(const struct segment *s, void *userdata)
 		p->has_open = true;
 
 	struct pcap_ghdr g;
+	if (!ps->sealed && open_segment_is_new(b->sp->dirfd, s->path))
+		return 0; /* created a moment ago: nothing in it yet */
 	int e = segment_open_read(b->sp->dirfd, s->path, &ps->fd, &g, b->err);
 	if (e < 0)
 		return e == -ENOENT ? -EBADMSG : e;

@@ -129,3 +129,11 @@ pass "after the lock is released the same command succeeds"
 # Not a spool.
 expect_fail 'not a pcapfs spool' "$PCAPFSCTL" --spool "$T/nothing" device list
 expect_fail 'already a pcapfs spool' ctl init
+
+# -o never replaces a symbolic link or a device: it writes to what they name.
+ln -s "$T/target.pcap" "$T/link.pcap"
+ctl extract cam-1 20261122T080000Z--20261122T090000Z -o "$T/link.pcap"
+[ -L "$T/link.pcap" ] && [ -f "$T/target.pcap" ] || fail "-o replaced the symbolic link"
+[ "$(ctl extract cam-1 20261122T080000Z--20261122T090000Z -o /dev/stdout | wc -c)" -eq "$(stat -c %s "$T/target.pcap")" ] || fail "-o /dev/stdout"
+[ -L /dev/stdout ] || fail "/dev/stdout was replaced"
+pass "-o follows symbolic links and writes to devices"

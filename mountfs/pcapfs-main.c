@@ -1,0 +1,201 @@
+/* pcapfs-main.c — pcapfs SPOOL MOUNTPOINT [-o options]: command line, mount, session loop.
+ * Works from the shell, from /etc/fstab (type fuse.pcapfs: mount.fuse3 runs
+ * "pcapfs SPOOL MOUNTPOINT -o opts") and as "mount -t fuse.pcapfs SPOOL MOUNTPOINT". */
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "pcapfs.h"
+
+struct options {
+	char *spool;
+	char *cache_timeout;
+	char *pam_service;
+	char *admin_group;
+	char *auditor_group;
+	int help, version;
+};
+
+#define OPT(t, p) {t, offsetof(struct options, p), 1}
+static const struct fuse_opt option_spec[] = {
+	OPT("cache_timeout=%s", cache_timeout),
+	OPT("pam_service=%s", pam_service),
+	OPT("admin_group=%s", admin_group),
+	OPT("auditor_group=%s", auditor_group),
+	OPT("-h", help),
+	OPT("--help", help),
+	OPT("-V", version),
+	OPT("--version", version),
+	FUSE_OPT_END,
+};
+
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct options *o = data;
+	if (key == FUSE_OPT_KEY_NONOPT && !o->spool) {
+		o->spool = strdup(arg);
+		return 0; /* consumed: the next non-option is the mount point */
+	}
+	return 1;
+}
+
+static void usage(const char *prog)
+{
+	printf("Usage: %s SPOOL MOUNTPOINT [-o OPTION[,OPTION...]] [-f] [-d]\n"
+	       "\n"
+	       "Mount a pcapfs spool read-only: /pcap/<device>/<start>--<end>.pcap is the device's\n"
+	       "traffic in the window [start, end), synthesized on read from the spool's segments,\n"
+	       "exact in size and byte-identical to 'pcapfsctl extract'. Each device directory lists\n"
+	       "one file per UTC hour holding packets; any other window is opened by name (see\n"
+	       "README.txt at the top of the mount).\n"
+	       "\n"
+	       "Who sees and reads a device is decided for the calling user at every lookup, listing\n"
+	       "and open: root, the pcapfs admin group, the device's owner and holders of a grant\n"
+	       "(pcapfsctl grant); accounts that PAM (service pcapfs) refuses read nothing. A device\n"
+	       "the caller may not read does not exist for them.\n"
+	       "\n"
+	       "pcapfs options:\n"
+	       "  -o cache_timeout=SECONDS  how long the kernel may cache windows that can no longer\n"
+	       "                            change (default 300); growing windows are never cached\n"
+	       "  -o pam_service=NAME       PAM service of the account check (default pcapfs)\n"
+	       "  -o admin_group=GROUP      members read every device (default pcapfs-admin)\n"
+	       "  -o auditor_group=GROUP    the auditors' group (default pcapfs-audit)\n"
+	       "  -h, --help                this text\n"
+	       "  -V, --version             the version\n"
+	       "\n"
+	       "Always in effect: ro; allow_other when started by root (other users must see the\n"
+	       "mount; access is decided per caller, never with default_permissions).\n"
+	       "\n"
+	       "Examples:\n"
+	       "  pcapfs /var/lib/pcapfs /srv/pcapfs\n"
+	       "  mount -t fuse.pcapfs /var/lib/pcapfs /srv/pcapfs\n"
+	       "  /etc/fstab: /var/lib/pcapfs /srv/pcapfs fuse.pcapfs defaults,_netdev 0 0\n"
+	       "Unmount with 'fusermount3 -u MOUNTPOINT', 'umount MOUNTPOINT' or SIGTERM.\n"
+	       "\n"
+	       "FUSE options:\n",
+	       prog);
+	fuse_cmdline_help();
+	fuse_lowlevel_help();
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct options o = {0};
+	struct fuse_cmdline_opts co = {0};
+	struct fuse_session *se = NULL;
+	struct fuse_loop_config *lc = NULL;
+	struct pcapfs fs = {.cache_timeout = 300};
+	int ret = 1;
+
+	if (fuse_opt_parse(&args, &o, option_spec, opt_proc) < 0)
+		return 2;
+	if (o.help) {
+		usage(argv[0]);
+		fuse_opt_free_args(&args);
+		return 0;
+	}
+	if (o.version) {
+		printf("pcapfs %s (libfuse %s)\n", PCAPFS_VERSION, fuse_pkgversion());
+		fuse_opt_free_args(&args);
+		return 0;
+	}
+	/* Read-only always; other users must be able to enter (access is ours to decide). */
+	fuse_opt_add_arg(&args, "-oro,subtype=pcapfs,max_read=1048576");
+	if (geteuid() == 0)
+		fuse_opt_add_arg(&args, "-oallow_other");
+	if (fuse_parse_cmdline(&args, &co) != 0)
+		goto out;
+	if (!o.spool || !co.mountpoint) {
+		fprintf(stderr, "pcapfs: expected SPOOL and MOUNTPOINT; see 'pcapfs --help'\n");
+		ret = 2;
+		goto out;
+	}
+	if (o.cache_timeout) {
+		char *end;
+		fs.cache_timeout = strtod(o.cache_timeout, &end);
+		if (*end || fs.cache_timeout < 0 || fs.cache_timeout > 86400) {
+			fprintf(stderr, "pcapfs: cache_timeout must be 0..86400 seconds\n");
+			ret = 2;
+			goto out;
+		}
+	}
+	policy_config_default(&fs.pc);
+	if (o.admin_group)
+		snprintf(fs.pc.admin_group, sizeof(fs.pc.admin_group), "%s", o.admin_group);
+	if (o.auditor_group)
+		snprintf(fs.pc.auditor_group, sizeof(fs.pc.auditor_group), "%s", o.auditor_group);
+
+	/* Check the spool before daemonizing, so that errors reach the terminal; open it again
+	 * in the daemon (an SQLite handle must not cross a fork). */
+	struct errbuf err = {{0}};
+	/* Absolute: the daemon changes directory to / before it opens the spool again. */
+	char *abs = realpath(o.spool, NULL);
+	snprintf(fs.spool_path, sizeof(fs.spool_path), "%s", abs ? abs : o.spool);
+	free(abs);
+	if (spool_open(fs.spool_path, SPOOL_RDONLY, SPOOL_DEFAULT_LOCK_TIMEOUT_MS, &fs.sp, &err) < 0) {
+		fprintf(stderr, "pcapfs: %s\n", err.msg);
+		goto out;
+	}
+	spool_close(fs.sp);
+	fs.sp = NULL;
+
+	fs.mounted_ns = now_ns();
+	fs.debug = co.debug;
+	pthread_mutex_init(&fs.cat_lock, NULL);
+	pthread_mutex_init(&fs.node_lock, NULL);
+	fs.ids = idcache_new(&(struct idcache_config){
+		.pam_service = o.pam_service ? o.pam_service : "pcapfs"});
+	if (!fs.ids)
+		goto out;
+
+	se = fuse_session_new(&args, &pcapfs_ops, sizeof(pcapfs_ops), &fs);
+	if (!se)
+		goto out;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out;
+	if (fuse_session_mount(se, co.mountpoint) != 0)
+		goto out_signals;
+	if (fuse_daemonize(co.foreground) != 0)
+		goto out_unmount;
+	if (spool_open(fs.spool_path, SPOOL_RDONLY, SPOOL_DEFAULT_LOCK_TIMEOUT_MS, &fs.sp, &err) < 0) {
+		pcapfs_log("%s", err.msg);
+		goto out_unmount;
+	}
+	if (co.singlethread) {
+		ret = fuse_session_loop(se);
+	} else {
+		lc = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_clone_fd(lc, co.clone_fd);
+		/* libfuse leaves both at UINT_MAX when not given. */
+		fuse_loop_cfg_set_max_threads(lc, co.max_threads && co.max_threads <= 1024 ? co.max_threads : 16);
+		fuse_loop_cfg_set_idle_threads(lc, co.max_idle_threads && co.max_idle_threads <= 1024
+							   ? co.max_idle_threads : 4);
+		ret = fuse_session_loop_mt(se, lc);
+	}
+	ret = ret < 0 ? 1 : 0; /* a signal (positive) is a clean stop */
+out_unmount:
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out:
+	if (se)
+		fuse_session_destroy(se);
+	if (lc)
+		fuse_loop_cfg_destroy(lc);
+	pcapfs_nodes_free(&fs);
+	idcache_free(fs.ids);
+	spool_close(fs.sp);
+	free(co.mountpoint);
+	free(o.spool);
+	free(o.cache_timeout);
+	free(o.pam_service);
+	free(o.admin_group);
+	free(o.auditor_group);
+	fuse_opt_free_args(&args);
+	return ret;
+}

@@ -1,0 +1,75 @@
+/* pcapfs.h — shared state of the pcapfs FUSE filesystem (docs/mountfs.md).
+ *
+ * Node ids are stable across mounts and unique (they are the inode numbers, and Samba and
+ * NFS identify files by them):
+ *   1 /, 2 /README.txt, 3 /pcap
+ *   NODE_DEVICE << 56 | device id                          /pcap/<device>
+ *   NODE_HOUR << 56 | device id << 24 | hours since epoch   canonical hourly windows
+ *   NODE_WINDOW << 56 | 56-bit hash of (device, start, end) any other window; collisions
+ *                                                          probe the next value
+ * Generation is always 0. */
+#pragma once
+
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "audit.h"
+#include "identity.h"
+#include "plan.h"
+#include "policy.h"
+#include "spool.h"
+#include "window.h"
+
+#define NODE_ROOT 1
+#define NODE_README 2
+#define NODE_PCAP 3
+#define NODE_DEVICE UINT64_C(1)
+#define NODE_HOUR UINT64_C(2)
+#define NODE_WINDOW UINT64_C(3)
+#define NODE_TYPE(ino) ((ino) >> 56)
+
+/* A read plan shared by the attributes the kernel was last given and the opens that
+ * follow: st_size and the bytes served come from the same snapshot. */
+struct snap {
+	struct plan *plan;
+	int refs;
+	bool immutable; /* nothing more can arrive in the window: cache it */
+};
+
+struct wnode {
+	uint64_t ino;
+	int64_t device_id;
+	struct window w;
+	struct snap *snap; /* latest snapshot (attributes), may be NULL */
+	int64_t snap_ns;   /* when it was built (monotonic) */
+	struct wnode *next;
+};
+
+#define PCAPFS_MAX_READ (1u << 20) /* libfuse 3.14 caps max_write at 1 MiB too */
+#define WNODE_BUCKETS 4096
+#define WNODE_MAX 1000000
+
+struct pcapfs {
+	struct spool *sp;
+	char spool_path[SPOOL_MAX_PATH];
+	pthread_mutex_t cat_lock; /* the catalogue handle is used by one thread at a time */
+	pthread_mutex_t node_lock;
+	struct wnode *nodes[WNODE_BUCKETS];
+	size_t n_nodes;
+	struct idcache *ids;
+	struct policy_config pc;
+	struct auditlog *audit;
+	enum audit_mode audit_mode;
+	double cache_timeout; /* seconds, for windows that cannot change */
+	int64_t mounted_ns;
+	bool debug;
+};
+
+extern const struct fuse_lowlevel_ops pcapfs_ops;
+
+void snap_unref(struct snap *s);
+void pcapfs_nodes_free(struct pcapfs *fs);
+/* Log one line to stderr (journal/syslog when run by systemd). */
+void pcapfs_log(const char *fmt, ...) _printf_(1, 2);

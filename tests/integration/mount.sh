@@ -1,0 +1,194 @@
+#!/bin/bash
+# The filesystem on a real FUSE mount: contents equal pcapfsctl extract and are read
+# correctly by tshark and capinfos, at any offset; cp -a and rsync -a; the name grammar and
+# its errors; windows still growing under a running import; 16 concurrent readers; damaged
+# on-disk state; access per caller with real users; stable inode numbers; unmounting.
+. "$(dirname "$0")/lib.sh"
+: "${PCAPFS:?PCAPFS must point at the pcapfs binary}"
+need tshark capinfos rsync python3 fusermount3 useradd
+[ -e /dev/fuse ] || skip "no /dev/fuse"
+[ "$(id -u)" -eq 0 ] || skip "needs root (users, allow_other)"
+
+MNT=$T/mnt
+chmod 755 "$T" # other users must reach the mount point
+mkdir -p "$MNT"
+mount_fs() {
+	"$PCAPFS" "$SPOOL" "$MNT" -f -o cache_timeout=2 2>>"$T/fs.log" &
+	FS_PID=$!
+	for i in $(seq 1 100); do mountpoint -q "$MNT" && return 0; sleep 0.05; done
+	fail "mount did not appear: $(cat "$T/fs.log")"
+}
+umount_fs() {
+	fusermount3 -u "$MNT" 2>/dev/null || true
+	wait "$FS_PID" 2>/dev/null || true
+}
+on_exit umount_fs
+
+CAP=$T/all.pcap
+"$PCAPFS_GEN" --packets 300000 --devices 20 --seed 31 --duration 10800 -o "$CAP" --registry "$T/devices.tsv"
+ctl --quiet init
+register_devices "$T/devices.tsv"
+ctl import --no-progress "$CAP" 2>/dev/null
+mount_fs
+D=$MNT/pcap
+
+# Listing: one file per hour with packets, canonical names.
+ls "$D/dev-004" >"$T/ls"
+[ "$(cat "$T/ls")" = "$(printf '%s\n' 20261122T080000Z--20261122T090000Z.pcap 20261122T090000Z--20261122T100000Z.pcap 20261122T100000Z--20261122T110000Z.pcap)" ] ||
+	fail "listing: $(cat "$T/ls")"
+[ "$(ls "$D" | wc -l)" -eq 20 ] || fail "root sees $(ls "$D" | wc -l) devices"
+pass "listing: 20 devices, three hourly files"
+
+# Contents: cmp with extract; capinfos and tshark count what extract gives.
+for dev in dev-001 dev-004 dev-013; do
+	for name in 20261122T090000Z--20261122T100000Z.pcap "2026-11-22T10:15:00.5+01:00--2026-11-22T10:45:00+01:00.pcap" \
+		"1795337100.25--1795338000.pcap"; do
+		ctl extract "$dev" "$name" -o "$T/ref.pcap"
+		cmp "$D/$dev/$name" "$T/ref.pcap" || fail "$dev/$name differs from extract"
+		[ "$(stat -c %s "$D/$dev/$name")" -eq "$(stat -c %s "$T/ref.pcap")" ] || fail "st_size"
+		n=$(capinfos -c -M "$T/ref.pcap" | awk '/Number of packets/ {print $NF}')
+		[ "$(capinfos -c -M "$D/$dev/$name" | awk '/Number of packets/ {print $NF}')" = "$n" ] || fail "capinfos count"
+		[ "$(tshark -r "$D/$dev/$name" 2>/dev/null | wc -l)" -eq "$n" ] || fail "tshark count"
+	done
+done
+pass "cmp, capinfos and tshark agree with extract (canonical, RFC 3339 with offset and fraction, epoch)"
+
+# Random access: a sequential pass, then seeks, as Wireshark reads.
+f="$D/dev-004/20261122T090000Z--20261122T100000Z.pcap"
+ctl extract dev-004 20261122T090000Z--20261122T100000Z -o "$T/ref.pcap"
+python3 - "$f" "$T/ref.pcap" <<'PY' || fail "random reads differ"
+import os, random, sys
+a, b = open(sys.argv[1], 'rb'), open(sys.argv[2], 'rb').read()
+assert a.read() == b
+rng = random.Random(7)
+for _ in range(2000):
+    off = rng.randrange(0, len(b) + 100)
+    n = rng.choice([1, 16, 24, 100, 4096, 65536, 200000])
+    a.seek(off)
+    assert a.read(n) == b[off:off + n], (off, n)
+PY
+pass "sequential pass then 2000 random reads are identical"
+
+# cp -a and rsync -a; a second rsync transfers nothing.
+cp -a "$D/dev-013" "$T/cp"
+rsync -a "$D/dev-013/" "$T/rs/"
+for x in "$T"/cp/*.pcap; do
+	ctl extract dev-013 "$(basename "$x")" -o "$T/ref.pcap"
+	cmp "$x" "$T/ref.pcap" && cmp "$T/rs/$(basename "$x")" "$T/ref.pcap" || fail "copy of $x"
+done
+out=$(rsync -a --stats "$D/dev-013/" "$T/rs/")
+echo "$out" | grep -q 'Number of regular files transferred: 0' || fail "second rsync transferred: $out"
+pass "cp -a and rsync -a copy valid files; a second rsync transfers nothing"
+
+# Names.
+errno_of() { python3 -c 'import os,sys
+try: os.stat(sys.argv[1]); print(0)
+except OSError as e: print(e.errno)' "$1"; }
+[ "$(errno_of "$D/dev-004/desktop.ini")" = 2 ] || fail "desktop.ini"
+[ "$(errno_of "$D/dev-004/.DS_Store")" = 2 ] || fail ".DS_Store"
+[ "$(errno_of "$D/dev-004/20261122T110000Z--20261122T100000Z.pcap")" = 22 ] || fail "end before start"
+[ "$(errno_of "$D/dev-004/20261122T100000Z--20261122T120000Z.pcap")" = 27 ] || fail "too wide"
+[ "$(errno_of "$D/dev-004/$(printf 'x%.0s' $(seq 1 300))")" = 36 ] || fail "too long"
+[ "$(errno_of "$D/nodevice")" = 2 ] || fail "unknown device"
+[ "$(stat -c %s "$D/dev-004/20270101T000000Z--20270101T010000Z.pcap")" -eq 24 ] || fail "future window"
+[ "$(stat -c %s "$D/dev-004/20261122T070000Z--20261122T073000Z.pcap")" -eq 24 ] || fail "empty window"
+grep -q 'window of 2h exceeds the maximum of 1h' "$T/fs.log" || fail "no log line for the refused width"
+touch "$D/dev-004/x" 2>/dev/null && fail "created a file"
+[ "$(errno_of "$D/dev-004/x")" = 2 ] || true
+pass "ENOENT for non-window names, EINVAL, EFBIG (with a log line), ENAMETOOLONG, 24-byte empty and future windows, read-only"
+
+# Stable inode numbers across a remount.
+i1=$(stat -c %i "$f")
+i2=$(stat -c %i "$D/dev-004/1795339800--1795340100.pcap")
+umount_fs
+mount_fs
+[ "$(stat -c %i "$f")" = "$i1" ] && [ "$(stat -c %i "$D/dev-004/1795339800--1795340100.pcap")" = "$i2" ] || fail "inode numbers changed"
+pass "inode numbers stable across remounts"
+
+# 16 concurrent readers of different windows.
+for i in $(seq 0 15); do
+	(
+		dev=$(printf 'dev-%03d' $((i % 20)))
+		s=$((1795334400 + i * 600))
+		ctl extract "$dev" "$s--$((s + 3000))" -o "$T/c$i.ref"
+		cat "$D/$dev/$s--$((s + 3000)).pcap" >"$T/c$i.out"
+		cmp -s "$T/c$i.out" "$T/c$i.ref" || echo "reader $i differs" >>"$T/concurrent.err"
+	) &
+done
+wait_readers() { local p; for p in $(jobs -p); do [ "$p" = "$FS_PID" ] || wait "$p"; done; }
+wait_readers
+[ ! -s "$T/concurrent.err" ] || fail "$(cat "$T/concurrent.err")"
+pass "16 concurrent readers get correct bytes"
+
+# A window still growing: each open is one consistent snapshot; the next open sees more.
+"$PCAPFS_GEN" --packets 200000 --devices 20 --seed 32 --start 1795345200 --duration 3600 -o "$T/later.pcap"
+# Fed through a slow pipe so that the import takes several seconds: 1 MiB every 100 ms.
+python3 -c 'import sys, time
+f = open(sys.argv[1], "rb")
+while True:
+    b = f.read(1 << 20)
+    if not b: break
+    sys.stdout.buffer.write(b); sys.stdout.flush(); time.sleep(0.1)' "$T/later.pcap" |
+	"$PCAPFSCTL" --spool "$SPOOL" import --interface later --no-progress - 2>/dev/null &
+imp=$!
+W="$D/dev-004/20261122T110000Z--20261122T120000Z.pcap"
+for i in $(seq 1 200); do
+	ctl --json extract --size dev-004 20261122T110000Z--20261122T120000Z | grep -q '"packets": 0' || break
+	sleep 0.05
+done
+sizes=""
+while kill -0 $imp 2>/dev/null; do
+	cp "$W" "$T/snap.pcap" 2>/dev/null || break
+	capinfos "$T/snap.pcap" >/dev/null 2>&1 || fail "a snapshot is not a valid pcap"
+	sizes="$sizes $(stat -c %s "$T/snap.pcap")"
+done
+wait $imp
+cp "$W" "$T/final.pcap"
+# At least one open during the import saw fewer packets than the open after it.
+[ -n "$sizes" ] && [ "$(echo $sizes $(stat -c %s "$T/final.pcap") | tr ' ' '\n' | sort -un | wc -l)" -ge 2 ] ||
+	fail "no open during the import saw a smaller snapshot: $sizes"
+ctl extract dev-004 20261122T110000Z--20261122T120000Z -o "$T/ref.pcap"
+cmp "$T/final.pcap" "$T/ref.pcap" || fail "after the import, the window differs from extract"
+pass "growing window: valid snapshot at every open (sizes:$(echo $sizes | tr ' ' '\n' | sort -un | head -5 | tr '\n' ' ')...), complete at the next open"
+
+# Damaged on-disk state: EIO for that file, a log line, the rest still served.
+idx=$(sqlite3 "$SPOOL/catalog.db" "SELECT path FROM segments WHERE t_first >= 1795338000000000000 ORDER BY t_first LIMIT 1").idx
+cp "$SPOOL/$idx" "$T/idx.saved"
+truncate -s 100 "$SPOOL/$idx"
+bad="$D/dev-004/1795338000--1795338300.pcap"
+python3 -c 'import sys
+try: open(sys.argv[1],"rb").read(); sys.exit(1)
+except OSError as e: sys.exit(0 if e.errno == 5 else 1)' "$bad" || fail "damaged index did not give EIO"
+grep -q "idx" "$T/fs.log" || fail "no log line for the damaged index"
+cmp "$D/dev-004/20261122T080000Z--20261122T090000Z.pcap" <(ctl extract dev-004 20261122T080000Z--20261122T090000Z -o /dev/stdout) ||
+	fail "other windows are not served any more"
+cp "$T/idx.saved" "$SPOOL/$idx"
+pass "a truncated index gives EIO and a log line; other files are still served"
+
+# Access per caller.
+P=pcfsm$$
+useradd -M -N -g users "${P}a"
+useradd -M -N -g users "${P}b"
+on_exit "userdel ${P}a; userdel ${P}b"
+ctl device set dev-002 --owner "${P}a"
+as() { setpriv --reuid "$1" --regid users --clear-groups -- "${@:2}"; }
+[ "$(as "${P}a" ls "$D")" = dev-002 ] || fail "the owner sees: $(as "${P}a" ls "$D")"
+as "${P}a" cat "$D/dev-002/20261122T080000Z--20261122T090000Z.pcap" | cmp - <(ctl extract dev-002 20261122T080000Z--20261122T090000Z -o /dev/stdout) ||
+	fail "the owner cannot read their device"
+[ -z "$(as "${P}b" ls "$D")" ] || fail "another user sees devices"
+as "${P}b" stat "$D/dev-002" >/dev/null 2>&1 && fail "another user can stat the device"
+as "${P}b" cat "$D/dev-002/20261122T080000Z--20261122T090000Z.pcap" >/dev/null 2>&1 && fail "another user can read it"
+[ "$(as "${P}b" /usr/bin/python3 -c 'import os,sys
+try: os.stat(sys.argv[1])
+except OSError as e: print(e.errno)' "$D/dev-002")" = 2 ] || fail "not ENOENT for another user"
+ctl grant "user:${P}b" dev-002
+as "${P}b" cat "$D/dev-002/20261122T080000Z--20261122T090000Z.pcap" >/dev/null || fail "a grant does not open the device"
+ctl revoke "user:${P}b" dev-002
+as "${P}b" cat "$D/dev-002/20261122T080000Z--20261122T090000Z.pcap" >/dev/null 2>&1 && fail "a revoked grant still opens the device"
+pass "owner sees and reads only their device; others get ENOENT; grant and revoke take effect at the next access"
+
+# SIGTERM unmounts cleanly.
+kill -TERM "$FS_PID"
+wait "$FS_PID" || fail "pcapfs exited with an error on SIGTERM"
+mountpoint -q "$MNT" && fail "still mounted after SIGTERM"
+pass "SIGTERM unmounts"
