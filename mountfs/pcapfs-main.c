@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -82,6 +83,42 @@ static void usage(const char *prog)
 	fuse_lowlevel_help();
 }
 
+/* FUSE mounts start with 128 KiB of readahead and INIT can only lower it; a sequential reader
+ * of a pcap file gains from more. The knob is the mount's backing device info,
+ * /sys/class/bdi/<major>:<minor>/read_ahead_kb, found through /proc/self/mountinfo. Needs
+ * root; without it the default stays. */
+static void raise_readahead(const char *mountpoint, unsigned kb)
+{
+	char *abs = realpath(mountpoint, NULL);
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!abs || !f) {
+		free(abs);
+		if (f)
+			fclose(f);
+		return;
+	}
+	char line[4096], dev[64] = "";
+	while (fgets(line, sizeof(line), f)) {
+		unsigned maj, min;
+		char mnt[4096];
+		/* "36 35 0:42 / /srv/pcapfs rw,... - fuse.pcapfs ..." (spaces in paths are \040) */
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, mnt) == 3 && strcmp(mnt, abs) == 0 &&
+		    strstr(line, " - fuse"))
+			snprintf(dev, sizeof(dev), "%u:%u", maj, min);
+	}
+	fclose(f);
+	free(abs);
+	if (!dev[0])
+		return;
+	char path[128];
+	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
+	FILE *ra = fopen(path, "we");
+	if (ra) {
+		fprintf(ra, "%u\n", kb);
+		fclose(ra);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -144,6 +181,12 @@ int main(int argc, char **argv)
 	spool_close(fs.sp);
 	fs.sp = NULL;
 
+	/* Every open window holds the segment files of its plan. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	fs.mounted_ns = now_ns();
 	fs.debug = co.debug;
 	pthread_mutex_init(&fs.cat_lock, NULL);
@@ -160,6 +203,7 @@ int main(int argc, char **argv)
 		goto out;
 	if (fuse_session_mount(se, co.mountpoint) != 0)
 		goto out_signals;
+	raise_readahead(co.mountpoint, PCAPFS_MAX_READ / 1024);
 	if (fuse_daemonize(co.foreground) != 0)
 		goto out_unmount;
 	if (spool_open(fs.spool_path, SPOOL_RDONLY, SPOOL_DEFAULT_LOCK_TIMEOUT_MS, &fs.sp, &err) < 0) {

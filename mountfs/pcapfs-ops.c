@@ -239,22 +239,22 @@ static void file_attr(uint64_t ino, uint64_t size, int64_t mtime_ns, struct stat
 	st->st_ctim = st->st_atim = st->st_mtim;
 }
 
-/* Build (or reuse) the snapshot of a window node: immutable windows keep theirs; others get
- * a fresh one, which the next open serves. Returns a reference. */
-static int window_snap(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct window *w,
-		       bool fresh, struct snap **ret)
+/* Drop the snapshots held by every node but keep: they were for lookups whose opens have
+ * come (or will not). Open files keep their own references. O(nodes); runs once every
+ * SNAP_HELD_MAX snapshots. */
+static void evict_snaps_locked(struct pcapfs *fs, struct wnode *keep)
 {
-	pthread_mutex_lock(&fs->node_lock);
-	struct wnode *n = node_find_locked(fs, ino);
-	if (n && n->snap && (n->snap->immutable || !fresh)) {
-		struct snap *s = n->snap;
-		__atomic_add_fetch(&s->refs, 1, __ATOMIC_ACQ_REL);
-		pthread_mutex_unlock(&fs->node_lock);
-		*ret = s;
-		return 0;
-	}
-	pthread_mutex_unlock(&fs->node_lock);
+	for (size_t b = 0; b < WNODE_BUCKETS; b++)
+		for (struct wnode *n = fs->nodes[b]; n; n = n->next)
+			if (n != keep && n->snap) {
+				snap_unref(n->snap);
+				n->snap = NULL;
+				fs->n_snaps--;
+			}
+}
 
+static int build_snap(struct pcapfs *fs, int64_t dev, const struct window *w, struct snap **ret)
+{
 	struct snap *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -264,42 +264,123 @@ static int window_snap(struct pcapfs *fs, uint64_t ino, int64_t dev, const struc
 	pthread_mutex_unlock(&fs->cat_lock);
 	if (e < 0) {
 		free(s);
-		pcapfs_log("device %" PRId64 " window %" PRId64 "..%" PRId64 ": %s", dev, w->start_ns,
-			   w->end_ns, err.msg);
+		char name[WINDOW_NAME_BUF];
+		window_format(w, name, sizeof(name));
+		pcapfs_log("device %" PRId64 ", %s: %s", dev, name, err.msg);
 		return e == -EFBIG ? -EFBIG : -EIO;
 	}
 	/* Nothing more can arrive when no segment involved is open and the window ended more
 	 * than a segment period ago (the writers rotate at least that often). */
 	s->immutable = !s->plan->has_open &&
 		       w->end_ns + fs->sp->cfg.segment_ns + 5 * NS_PER_SEC < now_ns();
-	s->refs = 2; /* the node's and the caller's */
-	pthread_mutex_lock(&fs->node_lock);
-	n = node_find_locked(fs, ino);
-	struct snap *old = NULL;
-	if (n) {
-		old = n->snap;
-		n->snap = s;
-		n->snap_ns = mono_ns();
-	} else {
-		s->refs = 1;
-	}
-	pthread_mutex_unlock(&fs->node_lock);
-	snap_unref(old);
+	s->refs = 1;
 	*ret = s;
 	return 0;
 }
 
+/* Attributes of a window: final ones from the node when it cannot change any more; else a
+ * fresh snapshot, kept on the node for the open that follows (the size the kernel is told
+ * and the bytes served then agree). */
 static int window_attr(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct window *w,
 		       struct stat *st, bool *immutable)
 {
+	pthread_mutex_lock(&fs->node_lock);
+	struct wnode *n = node_find_locked(fs, ino);
+	if (n && n->attr_known) {
+		file_attr(ino, n->size, n->mtime_ns, st);
+		pthread_mutex_unlock(&fs->node_lock);
+		*immutable = true;
+		return 0;
+	}
+	pthread_mutex_unlock(&fs->node_lock);
+
+	/* A window that ended long enough ago and that whole sealed segments fill (every
+	 * hourly file): its size is the sum of the catalogue's summaries, no index is read. */
+	bool past = w->end_ns + fs->sp->cfg.segment_ns + 5 * NS_PER_SEC < now_ns();
+	if (past) {
+		struct window_totals t;
+		struct errbuf err;
+		pthread_mutex_lock(&fs->cat_lock);
+		int r = catalog_window_totals(fs->sp->cat, dev, w->start_ns, w->end_ns, &t, &err);
+		pthread_mutex_unlock(&fs->cat_lock);
+		if (r == 0 && t.partial == 0 && t.open_segments == 0) {
+			uint64_t size = PCAP_GLOBAL_HDR_LEN + t.bytes;
+			int64_t mtime = t.packets ? t.t_last : w->end_ns;
+			file_attr(ino, size, mtime, st);
+			*immutable = true;
+			pthread_mutex_lock(&fs->node_lock);
+			n = node_find_locked(fs, ino);
+			if (n) {
+				n->attr_known = true;
+				n->size = size;
+				n->mtime_ns = mtime;
+			}
+			pthread_mutex_unlock(&fs->node_lock);
+			return 0;
+		}
+	}
+
 	struct snap *s;
-	int e = window_snap(fs, ino, dev, w, true, &s);
+	int e = build_snap(fs, dev, w, &s);
 	if (e < 0)
 		return e;
-	file_attr(ino, s->plan->size, s->plan->packets ? s->plan->t_last : w->end_ns, st);
+	uint64_t size = s->plan->size;
+	int64_t mtime = s->plan->packets ? s->plan->t_last : w->end_ns;
+	file_attr(ino, size, mtime, st);
 	*immutable = s->immutable;
+	struct snap *old = NULL;
+	pthread_mutex_lock(&fs->node_lock);
+	n = node_find_locked(fs, ino);
+	if (n && s->immutable) {
+		n->attr_known = true;
+		n->size = size;
+		n->mtime_ns = mtime;
+		old = n->snap;
+		n->snap = NULL;
+	} else if (n) {
+		old = n->snap;
+		n->snap = s;
+		s = NULL; /* the node holds it now */
+		if (!old)
+			fs->n_snaps++;
+		if (fs->n_snaps > SNAP_HELD_MAX)
+			evict_snaps_locked(fs, n);
+	}
+	if (old && n && !n->snap)
+		fs->n_snaps--;
+	pthread_mutex_unlock(&fs->node_lock);
+	snap_unref(old);
 	snap_unref(s);
 	return 0;
+}
+
+/* The snapshot an open serves: the one the last lookup of a growing window built, or a new
+ * one (a window that cannot change gives the same bytes whenever it is built). */
+static int window_open_snap(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct window *w,
+			    struct snap **ret)
+{
+	pthread_mutex_lock(&fs->node_lock);
+	struct wnode *n = node_find_locked(fs, ino);
+	if (n && n->snap) {
+		struct snap *s = n->snap;
+		__atomic_add_fetch(&s->refs, 1, __ATOMIC_ACQ_REL);
+		pthread_mutex_unlock(&fs->node_lock);
+		*ret = s;
+		return 0;
+	}
+	bool known = n && n->attr_known;
+	uint64_t size = known ? n->size : 0;
+	pthread_mutex_unlock(&fs->node_lock);
+	int e = build_snap(fs, dev, w, ret);
+	if (e == 0 && known && (*ret)->plan->size != size) {
+		/* The kernel was told another size: serving this would cut or pad the file. */
+		pcapfs_log("device %" PRId64 ": the catalogue's summaries (%" PRIu64 " bytes) disagree "
+			   "with the index (%" PRIu64 " bytes); run pcapfsctl verify and reindex",
+			   dev, size, (*ret)->plan->size);
+		snap_unref(*ret);
+		return -EIO;
+	}
+	return e;
 }
 
 /* ---- operations --------------------------------------------------------------------------- */
@@ -308,6 +389,9 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	/* Reads are served from plans; the kernel may send many at once. */
 	conn->max_read = PCAPFS_MAX_READ; /* must equal -o max_read, or INIT fails */
+	/* libfuse derives the kernel's max_pages, which caps READ requests too, from max_write:
+	 * 1 MiB requests instead of 128 KiB. Nothing is ever written. */
+	conn->max_write = PCAPFS_MAX_READ;
 	conn->max_background = 64;
 	conn->congestion_threshold = 48;
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA; /* no GETATTR before every read */
@@ -603,7 +687,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* The snapshot the kernel's attributes came from (the lookup just before): the size it
 	 * believes and the bytes served agree. */
 	if (e == 0)
-		e = window_snap(fs, ino, dev, &w, false, &s);
+		e = window_open_snap(fs, ino, dev, &w, &s);
 	if (e < 0) {
 		fuse_reply_err(req, -e);
 		return;

@@ -42,14 +42,21 @@ struct wnode {
 	uint64_t ino;
 	int64_t device_id;
 	struct window w;
-	struct snap *snap; /* latest snapshot (attributes), may be NULL */
-	int64_t snap_ns;   /* when it was built (monotonic) */
+	/* A window that can still grow keeps the snapshot its attributes came from, for the
+	 * open that follows; one that cannot keeps only its size and time, so that no segment
+	 * stays open for a file nobody reads. */
+	struct snap *snap;
+	bool attr_known; /* immutable: size and mtime below are final */
+	uint64_t size;
+	int64_t mtime_ns;
 	struct wnode *next;
 };
 
 #define PCAPFS_MAX_READ (1u << 20) /* libfuse 3.14 caps max_write at 1 MiB too */
 #define WNODE_BUCKETS 4096
 #define WNODE_MAX 1000000
+/* A growing window's snapshot only has to live from a lookup to the open that follows. */
+#define SNAP_HELD_MAX 64
 
 struct pcapfs {
 	struct spool *sp;
@@ -58,6 +65,7 @@ struct pcapfs {
 	pthread_mutex_t node_lock;
 	struct wnode *nodes[WNODE_BUCKETS];
 	size_t n_nodes;
+	size_t n_snaps; /* snapshots held by nodes (each keeps its segments open) */
 	struct idcache *ids;
 	struct policy_config pc;
 	struct auditlog *audit;

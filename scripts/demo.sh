@@ -1,8 +1,10 @@
 #!/bin/bash
 # The built-in demo: installs dependencies, builds pcapfs, generates an hour of synthetic IoT
-# traffic for 50 devices, registers the devices, imports the capture into a demo spool and
-# shows what is there: status, the device list, one device's window extracted and read by
-# tshark. Idempotent: the demo spool is recreated on every run.
+# traffic for 50 devices, registers the devices, imports the capture into a demo spool,
+# mounts it with the pcapfs filesystem and shows what is there: status, the device list, the
+# mounted tree, one device's window read by tshark straight from the mount. Idempotent: the
+# demo spool is recreated (and the mount redone) on every run; the mount stays up for
+# browsing until 'fusermount3 -u' or a reboot.
 #   PCAPFS_DEMO_DIR   where the demo spool and capture go (default /var/tmp/pcapfs-demo)
 #   PCAPFS_DEMO_PACKETS  packets to generate (default 300000)
 set -euo pipefail
@@ -14,8 +16,10 @@ meson compile -C build >/dev/null
 D=${PCAPFS_DEMO_DIR:-/var/tmp/pcapfs-demo}
 N=${PCAPFS_DEMO_PACKETS:-300000}
 ctl() { build/src/pcapfsctl --spool "$D/spool" "$@"; }
+M=$D/mnt
+mountpoint -q "$M" 2>/dev/null && fusermount3 -u "$M"
 rm -rf "$D/spool"
-mkdir -p "$D"
+mkdir -p "$D" "$M"
 
 echo "== generating $N packets of 50 devices over one hour (2026-11-22 10:00-11:00 UTC)"
 build/tests/gen/pcapfs-gen --devices 50 --packets "$N" --start 1795341600 --duration 3600 \
@@ -45,12 +49,25 @@ ctl device list >"$D/devices.txt"
 head -12 "$D/devices.txt"
 echo "   ... ($(($(wc -l <"$D/devices.txt") - 1)) devices)"
 echo
-W=20261122T101500Z--20261122T103000Z
-echo "== pcapfsctl extract dev-007 $W -o $D/dev-007.pcap"
-ctl extract dev-007 $W -o "$D/dev-007.pcap"
-capinfos -c -u "$D/dev-007.pcap" | sed 1d
-tshark -r "$D/dev-007.pcap" -c 5 2>/dev/null || true
+echo "== mounting the spool: build/mountfs/pcapfs $D/spool $M"
+build/mountfs/pcapfs "$D/spool" "$M"
+echo "\$ ls $M $M/pcap | head"
+ls "$M"
+ls "$M/pcap" | head -5
+echo "   ..."
+echo "\$ ls -l $M/pcap/dev-007"
+ls -l "$M/pcap/dev-007"
+F="$M/pcap/dev-007/2026-11-22T10:15:00Z--2026-11-22T10:30:00Z.pcap"
 echo
-echo "The spool is $D/spool. Try:"
+echo "== any window by name: $F"
+capinfos -c -u "$F" | sed 1d
+tshark -r "$F" -c 5 2>/dev/null || true
+echo
+echo "== the same bytes from pcapfsctl extract:"
+ctl extract dev-007 20261122T101500Z--20261122T103000Z -o "$D/dev-007.pcap"
+cmp "$F" "$D/dev-007.pcap" && echo "identical ($(stat -c %s "$D/dev-007.pcap") bytes)"
+echo
+echo "The spool is $D/spool, mounted on $M (unmount: fusermount3 -u $M). Try:"
+echo "  ls -l $M/pcap/dev-003/"
+echo "  tshark -r '$M/pcap/dev-001/1795341600--1795342200.pcap' | head"
 echo "  build/src/pcapfsctl --spool $D/spool device show dev-001"
-echo "  build/src/pcapfsctl --spool $D/spool extract dev-003 2026-11-22T10:00:00Z--2026-11-22T10:05:00Z | tshark -r -"

@@ -117,3 +117,44 @@ int catalog_grant_foreach(struct catalog *c, int (*cb)(const struct grant *g, vo
 	}
 	return rc == SQLITE_DONE ? 0 : catalog_sqlerr(c, rc, err, "listing grants");
 }
+
+/* ---- window totals from summaries ------------------------------------------------------- */
+
+int catalog_window_totals(struct catalog *c, int64_t device_id, int64_t from_ns, int64_t until_ns,
+			  struct window_totals *ret, struct errbuf *err)
+{
+	static const char sql[] =
+		"SELECT count(*), coalesce(sum(packets), 0), coalesce(sum(bytes), 0), "
+		"coalesce(max(t_last), 0), coalesce(sum(t_first < ?2 OR t_last >= ?3), 0) "
+		"FROM segment_devices WHERE device_id = ?1 AND t_last >= ?2 AND t_first < ?3 "
+		/* bounds the index range: O(log n + k), see catalog-segment.c */
+		"AND t_first >= ?2 - (SELECT max(0, value) FROM counters "
+		"                     WHERE name = 'max_summary_span')";
+	static const char sql_open[] = "SELECT count(*) FROM segments WHERE state = 0 AND t_first < ?1";
+	_cleanup_stmt_ sqlite3_stmt *st = NULL, *st_open = NULL;
+	int r = catalog_stmt(c, sql, &st, err);
+	if (r < 0)
+		return r;
+	if (sqlite3_bind_int64(st, 1, device_id) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, from_ns) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 3, until_ns) != SQLITE_OK)
+		return -ENOMEM;
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW)
+		return catalog_sqlerr(c, rc, err, "summing the window");
+	*ret = (struct window_totals){0};
+	if (catalog_column_u64(st, 1, &ret->packets) < 0 || catalog_column_u64(st, 2, &ret->bytes) < 0)
+		return err_set(err, EPROTO, "segment summaries hold negative totals");
+	ret->t_last = sqlite3_column_int64(st, 3);
+	ret->partial = (uint64_t)sqlite3_column_int64(st, 4);
+	r = catalog_stmt(c, sql_open, &st_open, err);
+	if (r < 0)
+		return r;
+	if (sqlite3_bind_int64(st_open, 1, until_ns) != SQLITE_OK)
+		return -ENOMEM;
+	rc = sqlite3_step(st_open);
+	if (rc != SQLITE_ROW)
+		return catalog_sqlerr(c, rc, err, "counting open segments");
+	ret->open_segments = (uint64_t)sqlite3_column_int64(st_open, 0);
+	return 0;
+}

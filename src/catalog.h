@@ -233,3 +233,18 @@ int catalog_grant_remove(struct catalog *c, const char *principal, const char *t
 /* All grants ordered by (target, principal). */
 int catalog_grant_foreach(struct catalog *c, int (*cb)(const struct grant *g, void *userdata),
 			  void *userdata, struct errbuf *err);
+
+/* ---- window totals ------------------------------------------------------------------------ */
+
+/* The device's totals over [from_ns, until_ns) from the per-(segment, device) summaries of
+ * sealed segments: exact (equal to what a read plan gives, without reading any index) when
+ * partial == 0 (every summary lies inside the window) and open_segments == 0 (no segment
+ * that may still receive packets starts before until_ns). One indexed query. */
+struct window_totals {
+	uint64_t packets, bytes; /* bytes of records incl. their headers */
+	int64_t t_last;		 /* 0 when no packet */
+	uint64_t partial;	 /* summaries that straddle the window's bounds */
+	uint64_t open_segments;
+};
+int catalog_window_totals(struct catalog *c, int64_t device_id, int64_t from_ns, int64_t until_ns,
+			  struct window_totals *ret, struct errbuf *err);

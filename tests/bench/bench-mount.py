@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Benchmarks of the filesystem, each against a baseline measured in the same run. Prints
+figures; asserts nothing about time.
+
+  sequential  read a 1-hour window through the mount with its page cache cold, vs reading a
+              plain file of the same size on the same disk, also cold
+  ls -l       of a device directory holding 30 days of hourly files
+  open        open + first 64 KiB of a 1-hour window
+  end to end  cat of the mounted window vs `tcpdump -r <segments of that hour> -w - '<filter>'`
+
+Environment: PCAPFSCTL, PCAPFS_GEN, PCAPFS, TESTS_DIR.
+"""
+import os, shutil, sqlite3, statistics, subprocess, sys, tempfile, time
+
+CTL, GEN, FS, TESTS = (os.environ[k] for k in ('PCAPFSCTL', 'PCAPFS_GEN', 'PCAPFS', 'TESTS_DIR'))
+ROUNDS = int(os.environ.get('BENCH_ROUNDS', '5'))
+
+
+def drop_caches():
+    subprocess.run(['sync'], check=True)
+    with open('/proc/sys/vm/drop_caches', 'w') as f:
+        f.write('3\n')
+
+
+def register(ctl, tsv):
+    seen = set()
+    for line in open(tsv):
+        if line.startswith('#') or line.startswith('device\t') or not line.strip():
+            continue
+        dev, kind, addr, frm, until, _ = line.rstrip('\n').split('\t')
+        args = ['--mac' if kind == 'mac' else '--ip', addr]
+        if frm != '-':
+            args += ['--from', frm]
+        if until != '-':
+            args += ['--until', until]
+        subprocess.run(ctl + ['device', 'set' if dev in seen else 'add', dev] + args, check=True)
+        seen.add(dev)
+
+
+def read_all(path, bufsize=1 << 20):
+    t0 = time.perf_counter()
+    n = 0
+    with open(path, 'rb', buffering=0) as f:
+        while True:
+            b = f.read(bufsize)
+            if not b:
+                break
+            n += len(b)
+    return time.perf_counter() - t0, n
+
+
+class Mount:
+    def __init__(self, spool, mnt):
+        self.mnt = mnt
+        os.makedirs(mnt, exist_ok=True)
+        subprocess.run([FS, spool, mnt], check=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        subprocess.run(['fusermount3', '-u', self.mnt])
+
+
+def spool_with(work, name, gen_args):
+    cap, tsv = os.path.join(work, name + '.pcap'), os.path.join(work, name + '.tsv')
+    subprocess.run([GEN] + gen_args + ['-o', cap, '--registry', tsv], check=True)
+    spool = os.path.join(work, name + '-spool')
+    ctl = [CTL, '--spool', spool, '--quiet']
+    subprocess.run(ctl + ['init'], check=True)
+    register(ctl, tsv)
+    subprocess.run(ctl + ['import', '--no-progress', cap], check=True)
+    return spool, cap, tsv, ctl
+
+
+def main():
+    work = tempfile.mkdtemp(prefix='pcapfs-bench-', dir='/var/tmp')
+    try:
+        # A busy hour: 1.5 M packets over 3 hours of 50 devices; dev-003 is the bursty one.
+        spool, cap, tsv, ctl = spool_with(work, 'busy', ['--packets', '1500000', '--devices', '20',
+                                                          '--duration', '10800', '--seed', '5'])
+        mnt = os.path.join(work, 'mnt')
+        win = '20261122T090000Z--20261122T100000Z.pcap'
+        dev = 'dev-003'
+        with Mount(spool, mnt):
+            path = os.path.join(mnt, 'pcap', dev, win)
+            size = os.stat(path).st_size
+            plain = os.path.join(work, 'plain.pcap')
+            with open(plain, 'wb') as f:
+                f.write(os.urandom(size))
+            tm, tp = [], []
+            for _ in range(ROUNDS):
+                drop_caches()
+                tm.append(read_all(path)[0])
+                drop_caches()
+                tp.append(read_all(plain)[0])
+            m, p = statistics.median(tm), statistics.median(tp)
+            print(f'sequential read, cold cache, {size / 2**20:.1f} MiB window of {dev}: mount '
+                  f'{size / m / 2**20:.0f} MiB/s, plain file {size / p / 2**20:.0f} MiB/s: '
+                  f'{p / m:.2f}x of plain')
+
+            # open + first 64 KiB of a window not read yet (a fresh name each time)
+            times = []
+            for i in range(ROUNDS * 4):
+                s = 1795338000 + 60 * (i + 1)
+                name = os.path.join(mnt, 'pcap', 'dev-007', f'{s}--{s + 3000}.pcap')
+                t0 = time.perf_counter()
+                with open(name, 'rb') as f:
+                    f.read(65536)
+                times.append(time.perf_counter() - t0)
+            print(f'open + first 64 KiB of a 50-minute window (60 segments): median '
+                  f'{statistics.median(times) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms')
+
+            # end to end: cat the window vs tcpdump over that hour's segments
+            db = sqlite3.connect(f'file:{spool}/catalog.db?mode=ro', uri=True)
+            segs = [os.path.join(spool, p + '.pcap') for (p,) in db.execute(
+                'SELECT path FROM segments WHERE t_last >= ? AND t_first < ? ORDER BY t_first',
+                (1795338000 * 10**9, 1795341600 * 10**9))]
+            plan = subprocess.run([os.path.join(TESTS, 'reference.sh'), '--print-plan', cap, tsv, dev,
+                                   '1795338000', '1795341600'], check=True, capture_output=True,
+                                  text=True).stdout
+            flt = plan.splitlines()[0].split('\t', 2)[2]
+            tc, tt = [], []
+            for i in range(ROUNDS):
+                subprocess.run(['fusermount3', '-u', mnt], check=True)  # cold attribute caches
+                subprocess.run([FS, spool, mnt], check=True)
+                t0 = time.perf_counter()
+                subprocess.run(['cat', path], check=True, stdout=subprocess.DEVNULL)
+                tc.append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                for seg in segs:
+                    subprocess.run(['tcpdump', '-r', seg, '-w', '/dev/null', flt], check=True,
+                                   stderr=subprocess.DEVNULL)
+                tt.append(time.perf_counter() - t0)
+            c, t = statistics.median(tc), statistics.median(tt)
+            print(f'end to end, 1 h of {dev} ({len(segs)} segments): cat from the mount '
+                  f'{c * 1000:.0f} ms, tcpdump over the segments {t * 1000:.0f} ms: {t / c:.0f}x faster')
+
+        # 30 days of hourly files
+        # ... that ended a day ago, as stored traffic has
+        start = (int(time.time()) - 31 * 86400) // 3600 * 3600
+        spool30, _, _, _ = spool_with(work, 'month', ['--packets', '200000', '--devices', '5',
+                                                      '--start', str(start),
+                                                      '--duration', str(30 * 86400), '--seed', '6'])
+        with Mount(spool30, mnt):
+            times = []
+            for i in range(ROUNDS):
+                subprocess.run(['fusermount3', '-u', mnt], check=True)
+                subprocess.run([FS, spool30, mnt], check=True)
+                t0 = time.perf_counter()
+                out = subprocess.run(['ls', '-l', os.path.join(mnt, 'pcap', 'dev-002')], check=True,
+                                     capture_output=True, text=True).stdout
+                times.append(time.perf_counter() - t0)
+            n = len(out.splitlines()) - 1
+            print(f'ls -l of a device directory with {n} hourly files (30 days), fresh mount: '
+                  f'median {statistics.median(times) * 1000:.0f} ms')
+    finally:
+        subprocess.run(['fusermount3', '-u', os.path.join(work, 'mnt')], stderr=subprocess.DEVNULL)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    main()
