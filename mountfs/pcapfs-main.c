@@ -18,6 +18,7 @@ struct options {
 	char *pam_service;
 	char *admin_group;
 	char *auditor_group;
+	char *audit;
 	int help, version;
 };
 
@@ -27,6 +28,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("pam_service=%s", pam_service),
 	OPT("admin_group=%s", admin_group),
 	OPT("auditor_group=%s", auditor_group),
+	OPT("audit=%s", audit),
 	OPT("-h", help),
 	OPT("--help", help),
 	OPT("-V", version),
@@ -65,6 +67,9 @@ static void usage(const char *prog)
 	       "  -o pam_service=NAME       PAM service of the account check (default pcapfs)\n"
 	       "  -o admin_group=GROUP      members read every device (default pcapfs-admin)\n"
 	       "  -o auditor_group=GROUP    the auditors' group (default pcapfs-audit)\n"
+	       "  -o audit=MODE             Linux audit record of every open, refusal and close:\n"
+	       "                            required (default: no record, no open), best-effort\n"
+	       "                            (serve and log the failure) or off\n"
 	       "  -h, --help                this text\n"
 	       "  -V, --version             the version\n"
 	       "\n"
@@ -161,6 +166,20 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	fs.audit_mode = AUDIT_REQUIRED;
+	if (o.audit) {
+		if (strcmp(o.audit, "required") == 0)
+			fs.audit_mode = AUDIT_REQUIRED;
+		else if (strcmp(o.audit, "best-effort") == 0)
+			fs.audit_mode = AUDIT_BEST_EFFORT;
+		else if (strcmp(o.audit, "off") == 0)
+			fs.audit_mode = AUDIT_OFF;
+		else {
+			fprintf(stderr, "pcapfs: audit must be required, best-effort or off\n");
+			ret = 2;
+			goto out;
+		}
+	}
 	policy_config_default(&fs.pc);
 	if (o.admin_group)
 		snprintf(fs.pc.admin_group, sizeof(fs.pc.admin_group), "%s", o.admin_group);
@@ -180,6 +199,19 @@ int main(int argc, char **argv)
 	}
 	spool_close(fs.sp);
 	fs.sp = NULL;
+	/* Say now, on the terminal, if audit records cannot be written. */
+	if (fs.audit_mode != AUDIT_OFF) {
+		struct auditlog *probe;
+		struct errbuf aerr = {{0}};
+		if (auditlog_open(fs.audit_mode, &probe, &aerr) == 0) {
+			if (auditlog_status(probe, &aerr) < 0)
+				fprintf(stderr, "pcapfs: WARNING: %s; %s\n", aerr.msg,
+					fs.audit_mode == AUDIT_REQUIRED
+						? "with audit=required every open will be refused"
+						: "opens are served without audit records (audit=best-effort)");
+			auditlog_close(probe);
+		}
+	}
 
 	/* Every open window holds the segment files of its plan. */
 	struct rlimit rl;
@@ -210,6 +242,10 @@ int main(int argc, char **argv)
 		pcapfs_log("%s", err.msg);
 		goto out_unmount;
 	}
+	if (auditlog_open(fs.audit_mode, &fs.audit, &err) < 0) {
+		pcapfs_log("audit: %s", err.msg);
+		goto out_unmount;
+	}
 	if (co.singlethread) {
 		ret = fuse_session_loop(se);
 	} else {
@@ -233,6 +269,7 @@ out:
 		fuse_loop_cfg_destroy(lc);
 	pcapfs_nodes_free(&fs);
 	idcache_free(fs.ids);
+	auditlog_close(fs.audit);
 	spool_close(fs.sp);
 	free(co.mountpoint);
 	free(o.spool);
@@ -240,6 +277,7 @@ out:
 	free(o.pam_service);
 	free(o.admin_group);
 	free(o.auditor_group);
+	free(o.audit);
 	fuse_opt_free_args(&args);
 	return ret;
 }

@@ -175,11 +175,24 @@ static int add_grant(const struct grant *g, void *userdata)
 /* May the caller of req read the device (by name, or by id when name is NULL)? Fills *ret_id.
  * Returns 0, -ENOENT (no such device, or not for this caller), -EACCES (PAM refuses the
  * account), -EIO. */
-static int check_device(struct pcapfs *fs, fuse_req_t req, const char *name, int64_t id,
-			int64_t *ret_id)
+struct access_info {
+	char user[IDENTITY_NAME_MAX];
+	char device[DEVICE_NAME_MAX + 1];
+	char reason[POLICY_REASON_MAX];
+	bool exists; /* the device exists (a refusal of it is audited) */
+};
+
+static int check_device_info(struct pcapfs *fs, fuse_req_t req, const char *name, int64_t id,
+			     int64_t *ret_id, struct access_info *info)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct identity who = {.uid = ctx->uid, .gid = ctx->gid};
+	struct access_info dummy;
+	if (!info)
+		info = &dummy;
+	*info = (struct access_info){0};
+	if (ctx->uid == 0)
+		snprintf(info->user, sizeof(info->user), "root");
 	bool pam_ok = ctx->uid == 0;
 	struct errbuf err = {{0}};
 	if (ctx->uid != 0) {
@@ -190,7 +203,11 @@ static int check_device(struct pcapfs *fs, fuse_req_t req, const char *name, int
 			pcapfs_log("uid %u: %s", (unsigned)ctx->uid, err.msg);
 			return -EIO;
 		}
+		snprintf(info->user, sizeof(info->user), "%s", who.name);
 		if (!pam_ok) {
+			snprintf(info->reason, sizeof(info->reason), "PAM refuses the account");
+			info->exists = true;
+			snprintf(info->device, sizeof(info->device), "%s", name ? name : "");
 			identity_done(&who);
 			return -EACCES;
 		}
@@ -209,6 +226,9 @@ static int check_device(struct pcapfs *fs, fuse_req_t req, const char *name, int
 			policy_device(&fs->pc, &who, pam_ok, &d, gl.v, gl.n, &pd);
 		e = pd.allow ? 0 : -ENOENT;
 		*ret_id = d.id;
+		info->exists = true;
+		snprintf(info->device, sizeof(info->device), "%s", d.name);
+		snprintf(info->reason, sizeof(info->reason), "%s", pd.reason);
 	} else if (e != -ENOENT) {
 		pcapfs_log("catalogue: %s", err.msg);
 		e = -EIO;
@@ -217,6 +237,34 @@ static int check_device(struct pcapfs *fs, fuse_req_t req, const char *name, int
 	device_done(&d);
 	identity_done(&who);
 	return e;
+}
+
+static int check_device(struct pcapfs *fs, fuse_req_t req, const char *name, int64_t id,
+			int64_t *ret_id)
+{
+	return check_device_info(fs, req, name, id, ret_id, NULL);
+}
+
+/* Write the audit record of an access. Returns 0, or -EACCES when the record could not be
+ * written and auditing is required (the access must then be refused). */
+static int audit_access(struct pcapfs *fs, const char *op, uid_t uid, gid_t gid, pid_t pid,
+			const char *user, const char *device, const char *window, bool granted,
+			const char *reason, uint64_t bytes, int64_t duration_ns)
+{
+	if (fs->audit_mode == AUDIT_OFF)
+		return 0;
+	char path[DEVICE_NAME_MAX + WINDOW_NAME_BUF + 16];
+	snprintf(path, sizeof(path), "/pcap/%s%s%s", device ? device : "", window ? "/" : "",
+		 window ? window : "");
+	struct audit_event ev = {.op = op, .uid = uid, .gid = gid, .pid = pid, .user = user,
+				 .device = device, .window = window, .path = path, .granted = granted,
+				 .reason = reason, .bytes = bytes, .duration_ns = duration_ns};
+	struct errbuf err = {{0}};
+	if (auditlog_write(fs->audit, &ev, &err) == 0)
+		return 0;
+	pcapfs_log("audit record not written (%s %s uid %u): %s%s", op, path, (unsigned)uid, err.msg,
+		   fs->audit_mode == AUDIT_REQUIRED && granted ? "; access refused" : "");
+	return fs->audit_mode == AUDIT_REQUIRED ? -EACCES : 0;
 }
 
 /* ---- attributes --------------------------------------------------------------------------- */
@@ -435,8 +483,14 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			fuse_reply_err(req, ENOENT);
 			return;
 		}
-		int e = check_device(fs, req, name, 0, &id);
+		struct access_info ai;
+		int e = check_device_info(fs, req, name, 0, &id, &ai);
 		if (e < 0) {
+			if (ai.exists) {
+				const struct fuse_ctx *ctx = fuse_req_ctx(req);
+				(void)audit_access(fs, "lookup", ctx->uid, ctx->gid, ctx->pid, ai.user,
+						   ai.device, NULL, false, ai.reason, 0, 0);
+			}
 			fuse_reply_err(req, -e);
 			return;
 		}
@@ -682,18 +736,44 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, NODE_TYPE(ino) == NODE_DEVICE ? EISDIR : ENOENT);
 		return;
 	}
-	int e = check_device(fs, req, NULL, dev, &id);
-	struct snap *s = NULL;
-	/* The snapshot the kernel's attributes came from (the lookup just before): the size it
-	 * believes and the bytes served agree. */
-	if (e == 0)
-		e = window_open_snap(fs, ino, dev, &w, &s);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct access_info ai;
+	char wname[WINDOW_NAME_BUF];
+	window_format(&w, wname, sizeof(wname));
+	int e = check_device_info(fs, req, NULL, dev, &id, &ai);
 	if (e < 0) {
+		if (ai.exists)
+			(void)audit_access(fs, "open", ctx->uid, ctx->gid, ctx->pid, ai.user, ai.device,
+					   wname, false, ai.reason, 0, 0);
 		fuse_reply_err(req, -e);
 		return;
 	}
-	fi->fh = (uint64_t)(uintptr_t)s;
-	fi->keep_cache = s->immutable;
+	/* No record, no open (audit=required). */
+	e = audit_access(fs, "open", ctx->uid, ctx->gid, ctx->pid, ai.user, ai.device, wname, true,
+			 ai.reason, 0, 0);
+	struct ofile *of = NULL;
+	if (e == 0) {
+		of = calloc(1, sizeof(*of));
+		e = of ? 0 : -ENOMEM;
+	}
+	/* The snapshot the kernel's attributes came from (the lookup just before): the size it
+	 * believes and the bytes served agree. */
+	if (e == 0)
+		e = window_open_snap(fs, ino, dev, &w, &of->snap);
+	if (e < 0) {
+		free(of);
+		fuse_reply_err(req, -e);
+		return;
+	}
+	of->opened_ns = mono_ns();
+	of->uid = ctx->uid;
+	of->gid = ctx->gid;
+	of->pid = ctx->pid;
+	snprintf(of->user, sizeof(of->user), "%s", ai.user);
+	snprintf(of->device, sizeof(of->device), "%s", ai.device);
+	snprintf(of->window, sizeof(of->window), "%s", wname);
+	fi->fh = (uint64_t)(uintptr_t)of;
+	fi->keep_cache = of->snap->immutable;
 	fuse_reply_open(req, fi);
 }
 
@@ -708,7 +788,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			fuse_reply_buf(req, readme + off, MIN(size, len - (size_t)off));
 		return;
 	}
-	struct snap *s = (struct snap *)(uintptr_t)fi->fh;
+	struct ofile *of = (struct ofile *)(uintptr_t)fi->fh;
+	struct snap *s = of->snap;
 	char *buf = malloc(size ? size : 1);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
@@ -720,6 +801,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		pcapfs_log("read ino %" PRIu64 " at %lld: %s", (uint64_t)ino, (long long)off, err.msg);
 		fuse_reply_err(req, EIO);
 	} else {
+		__atomic_add_fetch(&of->bytes, (uint64_t)n, __ATOMIC_RELAXED);
 		fuse_reply_buf(req, buf, (size_t)n);
 	}
 	free(buf);
@@ -727,8 +809,14 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	if (ino != NODE_README)
-		snap_unref((struct snap *)(uintptr_t)fi->fh);
+	if (ino != NODE_README) {
+		struct pcapfs *fs = fs_of(req);
+		struct ofile *of = (struct ofile *)(uintptr_t)fi->fh;
+		(void)audit_access(fs, "close", of->uid, of->gid, of->pid, of->user, of->device,
+				   of->window, true, "", of->bytes, mono_ns() - of->opened_ns);
+		snap_unref(of->snap);
+		free(of);
+	}
 	fuse_reply_err(req, 0);
 }
 

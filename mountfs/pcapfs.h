@@ -75,6 +75,19 @@ struct pcapfs {
 	bool debug;
 };
 
+/* One open window file: its snapshot and what the close record needs. */
+struct ofile {
+	struct snap *snap;
+	uint64_t bytes; /* served, updated atomically by concurrent reads */
+	int64_t opened_ns;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	char user[IDENTITY_NAME_MAX];
+	char device[DEVICE_NAME_MAX + 1];
+	char window[WINDOW_NAME_BUF];
+};
+
 extern const struct fuse_lowlevel_ops pcapfs_ops;
 
 void snap_unref(struct snap *s);

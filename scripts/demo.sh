@@ -49,8 +49,14 @@ ctl device list >"$D/devices.txt"
 head -12 "$D/devices.txt"
 echo "   ... ($(($(wc -l <"$D/devices.txt") - 1)) devices)"
 echo
-echo "== mounting the spool: build/mountfs/pcapfs $D/spool $M"
-build/mountfs/pcapfs "$D/spool" "$M"
+# Every open is recorded in Linux audit; without a running auditd the demo serves anyway.
+audit=required
+if [ "$(auditctl -s 2>/dev/null | awk '$1 == "enabled" {print $2}')" != 1 ]; then
+	audit=best-effort
+	echo "(kernel auditing is off here: mounting with audit=best-effort)"
+fi
+echo "== mounting the spool: build/mountfs/pcapfs $D/spool $M -o audit=$audit"
+build/mountfs/pcapfs "$D/spool" "$M" -o audit=$audit
 echo "\$ ls $M $M/pcap | head"
 ls "$M"
 ls "$M/pcap" | head -5

@@ -7,16 +7,7 @@
 : "${AUDIT_PROBE:?}"
 need auditctl ausearch
 [ "$(id -u)" -eq 0 ] || skip "needs root for audit"
-auditctl -s >/dev/null 2>&1 || skip "no kernel audit support here"
-was_enabled=$(auditctl -s | awk '$1 == "enabled" {print $2}')
-restore() { auditctl -e "${was_enabled:-1}" >/dev/null 2>&1 || true; }
-on_exit restore
-if [ "$(auditctl -s | awk '$1 == "pid" {print $2}')" = 0 ]; then
-	command -v auditd >/dev/null || skip "auditd is not installed"
-	auditd || skip "auditd does not start here"
-	sleep 1
-fi
-auditctl -e 1 >/dev/null
+ensure_audit || skip "no kernel audit support or no auditd here"
 
 uid=$((60000 + RANDOM % 5000))
 start=today

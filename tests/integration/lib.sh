@@ -72,3 +72,19 @@ same_records() {
 
 # Size of a file in bytes.
 fsize() { stat -c %s "$1"; }
+
+# Make kernel auditing usable: auditd running, auditing enabled. Returns 1 when this machine
+# cannot (no kernel support, no auditd); the previous enabled state is restored on exit.
+ensure_audit() {
+	command -v auditctl >/dev/null || return 1
+	auditctl -s >/dev/null 2>&1 || return 1
+	local was
+	was=$(auditctl -s | awk '$1 == "enabled" {print $2}')
+	on_exit "auditctl -e ${was:-1}"
+	if [ "$(auditctl -s | awk '$1 == "pid" {print $2}')" = 0 ]; then
+		command -v auditd >/dev/null || return 1
+		auditd || return 1
+		sleep 1
+	fi
+	auditctl -e 1 >/dev/null || return 1
+}

@@ -9,11 +9,13 @@ need tshark capinfos rsync python3 fusermount3 useradd
 [ -e /dev/fuse ] || skip "no /dev/fuse"
 [ "$(id -u)" -eq 0 ] || skip "needs root (users, allow_other)"
 
+# Audit records are required by default: every open must be recorded.
+if ensure_audit; then AUDIT_OPT=audit=required; else AUDIT_OPT=audit=best-effort; fi
 MNT=$T/mnt
 chmod 755 "$T" # other users must reach the mount point
 mkdir -p "$MNT"
 mount_fs() {
-	"$PCAPFS" "$SPOOL" "$MNT" -f -o cache_timeout=2 2>>"$T/fs.log" &
+	"$PCAPFS" "$SPOOL" "$MNT" -f -o cache_timeout=2,$AUDIT_OPT 2>>"$T/fs.log" &
 	FS_PID=$!
 	for i in $(seq 1 100); do mountpoint -q "$MNT" && return 0; sleep 0.05; done
 	fail "mount did not appear: $(cat "$T/fs.log")"
@@ -186,6 +188,28 @@ as "${P}b" cat "$D/dev-002/20261122T080000Z--20261122T090000Z.pcap" >/dev/null |
 ctl revoke "user:${P}b" dev-002
 as "${P}b" cat "$D/dev-002/20261122T080000Z--20261122T090000Z.pcap" >/dev/null 2>&1 && fail "a revoked grant still opens the device"
 pass "owner sees and reads only their device; others get ENOENT; grant and revoke take effect at the next access"
+
+# Every open, refusal and close is in Linux audit, the caller in the message.
+if [ "$AUDIT_OPT" = audit=required ]; then
+	sleep 1
+	a=$(id -u "${P}a") b=$(id -u "${P}b")
+	out=$(ausearch -m TRUSTED_APP -ui "$a" -ts today -i 2>/dev/null)
+	echo "$out" | grep -q "acct=${P}a .*op=open device=dev-002 .*decision=allow" || fail "no open record for ${P}a: $out"
+	echo "$out" | grep -q "op=close device=dev-002 .*bytes=[1-9]" || fail "no close record with bytes for ${P}a"
+	out=$(ausearch -m TRUSTED_APP -ui "$b" -ts today -i 2>/dev/null)
+	echo "$out" | grep -q "device=dev-002 .*decision=deny" || fail "no refusal record for ${P}b: $out"
+	ausearch -m TRUSTED_APP -ui "$b" -ts today --success no >/dev/null 2>&1 || fail "refusals are not failures in ausearch"
+	pass "opens, closes (with bytes) and refusals are in ausearch -m TRUSTED_APP -ui UID"
+
+	# Auditing disabled: with audit=required nothing opens, and the log says why.
+	auditctl -e 0 >/dev/null
+	cat "$D/dev-002/20261122T080000Z--20261122T090000Z.pcap" >/dev/null 2>&1 && fail "opened without an audit record"
+	grep -q "audit record not written .*auditing is disabled.*access refused" "$T/fs.log" || fail "no log line for the refusal"
+	auditctl -e 1 >/dev/null
+	sleep 1.2 # the daemon asks the kernel for the audit state at most once a second
+	cat "$D/dev-002/20261122T080000Z--20261122T090000Z.pcap" >/dev/null || fail "no open after auditing came back"
+	pass "audit=required refuses opens while auditing is disabled, with a log line"
+fi
 
 # SIGTERM unmounts cleanly.
 kill -TERM "$FS_PID"
