@@ -602,34 +602,27 @@ static int dirbuf_add(fuse_req_t req, struct dirbuf *b, const char *name, uint64
 	return 0;
 }
 
+/* Listing /pcap: the caller's identity and the grants once, then one in-memory decision per
+ * device as the catalogue hands them over: O(devices) with a single query. */
 struct list_ctx {
 	struct pcapfs *fs;
 	fuse_req_t req;
 	struct dirbuf *b;
-	int64_t *ids;
-	char (*names)[DEVICE_NAME_MAX + 1];
-	size_t n, cap;
+	const struct identity *who;
+	bool pam_ok;
+	const struct grant *grants;
+	size_t n_grants;
 };
 
-static int collect_device(const struct device *d, void *userdata)
+static int list_device(const struct device *d, void *userdata)
 {
 	struct list_ctx *l = userdata;
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 64;
-		int64_t *ni = realloc(l->ids, nc * sizeof(*ni));
-		if (!ni)
-			return -ENOMEM;
-		l->ids = ni;
-		char (*nn)[DEVICE_NAME_MAX + 1] = realloc(l->names, nc * sizeof(*nn));
-		if (!nn)
-			return -ENOMEM;
-		l->names = nn;
-		l->cap = nc;
-	}
-	l->ids[l->n] = d->id;
-	snprintf(l->names[l->n], sizeof(l->names[0]), "%s", d->name);
-	l->n++;
-	return 0;
+	struct policy_decision pd = {.allow = true};
+	if (l->who->uid != 0)
+		policy_device(&l->fs->pc, l->who, l->pam_ok, d, l->grants, l->n_grants, &pd);
+	if (!pd.allow)
+		return 0;
+	return dirbuf_add(l->req, l->b, d->name, NODE_DEVICE << 56 | (uint64_t)d->id, S_IFDIR);
 }
 
 /* The listing is built at opendir, for the caller of opendir, and served from memory. */
@@ -647,20 +640,39 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		if (e == 0)
 			e = dirbuf_add(req, b, "pcap", NODE_PCAP, S_IFDIR);
 	} else if (e == 0 && ino == NODE_PCAP) {
-		struct list_ctx l = {.fs = fs, .req = req, .b = b};
-		struct errbuf err;
-		pthread_mutex_lock(&fs->cat_lock);
-		e = catalog_device_foreach(fs->sp->cat, collect_device, &l, &err);
-		pthread_mutex_unlock(&fs->cat_lock);
-		for (size_t i = 0; e == 0 && i < l.n; i++) {
-			int64_t id;
-			if (check_device(fs, req, NULL, l.ids[i], &id) == 0)
-				e = dirbuf_add(req, b, l.names[i], NODE_DEVICE << 56 | (uint64_t)l.ids[i], S_IFDIR);
+		const struct fuse_ctx *ctx = fuse_req_ctx(req);
+		struct identity who = {.uid = ctx->uid, .gid = ctx->gid};
+		bool pam_ok = ctx->uid == 0;
+		struct errbuf err = {{0}};
+		if (ctx->uid != 0) {
+			e = idcache_get(fs->ids, ctx->uid, &who, &pam_ok, &err);
+			if (e == -ENOENT) /* a uid without a user sees an empty /pcap */
+				e = 1;
+			else if (e < 0)
+				e = -EIO;
+			else if (!pam_ok) /* an account PAM refuses: EACCES, as everywhere */
+				e = -EACCES;
 		}
-		free(l.ids);
-		free(l.names);
-		if (e < 0)
-			e = -EIO;
+		struct grant_list gl = {0};
+		if (e == 0 && pam_ok) {
+			struct list_ctx l = {.fs = fs, .req = req, .b = b, .who = &who, .pam_ok = pam_ok};
+			pthread_mutex_lock(&fs->cat_lock);
+			if (ctx->uid != 0)
+				e = catalog_grant_foreach(fs->sp->cat, add_grant, &gl, &err);
+			l.grants = gl.v;
+			l.n_grants = gl.n;
+			if (e == 0)
+				e = catalog_device_foreach(fs->sp->cat, list_device, &l, &err);
+			pthread_mutex_unlock(&fs->cat_lock);
+			if (e < 0) {
+				pcapfs_log("listing /pcap: %s", err.msg[0] ? err.msg : strerror(-e));
+				e = -EIO;
+			}
+		}
+		if (e == 1)
+			e = 0;
+		free(gl.v);
+		identity_done(&who);
 	} else if (e == 0 && NODE_TYPE(ino) == NODE_DEVICE) {
 		int64_t dev = (int64_t)(ino & ((UINT64_C(1) << 56) - 1)), id;
 		e = check_device(fs, req, NULL, dev, &id);

@@ -189,6 +189,18 @@ ctl revoke "user:${P}b" dev-002
 as "${P}b" cat "$D/dev-002/20261122T080000Z--20261122T090000Z.pcap" >/dev/null 2>&1 && fail "a revoked grant still opens the device"
 pass "owner sees and reads only their device; others get ENOENT; grant and revoke take effect at the next access"
 
+# An account PAM refuses (expired) reads nothing, even with a grant: EACCES.
+useradd -M -N -g users "${P}x"
+on_exit "userdel ${P}x"
+chage -E 0 "${P}x"
+ctl grant "user:${P}x" '*'
+e=$(as "${P}x" /usr/bin/python3 -c 'import os,sys
+try: os.listdir(sys.argv[1]); print(0)
+except OSError as e: print(e.errno)' "$D")
+[ "$e" = 13 ] || fail "an expired account listing /pcap: errno $e"
+as "${P}x" cat "$D/dev-002/20261122T080000Z--20261122T090000Z.pcap" >/dev/null 2>&1 && fail "an expired account read a file"
+pass "an account PAM refuses gets EACCES despite a grant"
+
 # Every open, refusal and close is in Linux audit, the caller in the message.
 if [ "$AUDIT_OPT" = audit=required ]; then
 	sleep 1
