@@ -152,26 +152,6 @@ void pcapfs_nodes_free(struct pcapfs *fs)
 
 /* ---- access ------------------------------------------------------------------------------- */
 
-struct grant_list {
-	struct grant *v;
-	size_t n, cap;
-};
-
-static int add_grant(const struct grant *g, void *userdata)
-{
-	struct grant_list *l = userdata;
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 16;
-		struct grant *nv = realloc(l->v, nc * sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		l->v = nv;
-		l->cap = nc;
-	}
-	l->v[l->n++] = *g;
-	return 0;
-}
-
 /* May the caller of req read the device (by name, or by id when name is NULL)? Fills *ret_id.
  * Returns 0, -ENOENT (no such device, or not for this caller), -EACCES (PAM refuses the
  * account), -EIO. */
@@ -213,17 +193,18 @@ static int check_device_info(struct pcapfs *fs, fuse_req_t req, const char *name
 		}
 	}
 	struct device d = {0};
-	struct grant_list gl = {0};
+	struct grant *grants = NULL;
+	size_t n_grants = 0;
 	pthread_mutex_lock(&fs->cat_lock);
 	int e = name ? catalog_device_get(fs->sp->cat, name, &d, &err)
 		     : catalog_device_get_by_id(fs->sp->cat, id, &d, &err);
 	if (e == 0 && ctx->uid != 0)
-		e = catalog_grant_foreach(fs->sp->cat, add_grant, &gl, &err);
+		e = catalog_grants_load(fs->sp->cat, &grants, &n_grants, &err);
 	pthread_mutex_unlock(&fs->cat_lock);
 	if (e == 0) {
 		struct policy_decision pd = {.allow = true};
 		if (ctx->uid != 0)
-			policy_device(&fs->pc, &who, pam_ok, &d, gl.v, gl.n, &pd);
+			policy_device(&fs->pc, &who, pam_ok, &d, grants, n_grants, &pd);
 		e = pd.allow ? 0 : -ENOENT;
 		*ret_id = d.id;
 		info->exists = true;
@@ -233,7 +214,7 @@ static int check_device_info(struct pcapfs *fs, fuse_req_t req, const char *name
 		pcapfs_log("catalogue: %s", err.msg);
 		e = -EIO;
 	}
-	free(gl.v);
+	free(grants);
 	device_done(&d);
 	identity_done(&who);
 	return e;
@@ -567,8 +548,32 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
+	/* fstat of an open file: the size of what this open serves, not of a newer snapshot
+	 * (cp sizes its copy from it). */
+	if (fi && fi->fh) {
+		const struct ofile *of = (const struct ofile *)(uintptr_t)fi->fh;
+		const struct plan *p = of->snap->plan;
+		file_attr(ino, p->size, p->packets ? p->t_last : w.end_ns, &st);
+		fuse_reply_attr(req, &st, of->snap->immutable ? fs->cache_timeout : 0);
+		return;
+	}
 	int e = check_device(fs, req, NULL, dev, &id);
 	bool imm;
+	/* GETATTR without a path walk (fstat, the kernel checking EOF) answers from the
+	 * snapshot the node holds, the one the latest open serves: a file's size does not move
+	 * under its reader. Fresh data comes with the next lookup. */
+	if (e == 0) {
+		pthread_mutex_lock(&fs->node_lock);
+		struct wnode *n = node_find_locked(fs, ino);
+		if (n && n->snap) {
+			const struct plan *p = n->snap->plan;
+			file_attr(ino, p->size, p->packets ? p->t_last : w.end_ns, &st);
+			pthread_mutex_unlock(&fs->node_lock);
+			fuse_reply_attr(req, &st, 0);
+			return;
+		}
+		pthread_mutex_unlock(&fs->node_lock);
+	}
 	if (e == 0)
 		e = window_attr(fs, ino, dev, &w, &st, &imm);
 	if (e < 0) {
@@ -653,14 +658,15 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			else if (!pam_ok) /* an account PAM refuses: EACCES, as everywhere */
 				e = -EACCES;
 		}
-		struct grant_list gl = {0};
+		struct grant *grants = NULL;
+		size_t n_grants = 0;
 		if (e == 0 && pam_ok) {
 			struct list_ctx l = {.fs = fs, .req = req, .b = b, .who = &who, .pam_ok = pam_ok};
 			pthread_mutex_lock(&fs->cat_lock);
 			if (ctx->uid != 0)
-				e = catalog_grant_foreach(fs->sp->cat, add_grant, &gl, &err);
-			l.grants = gl.v;
-			l.n_grants = gl.n;
+				e = catalog_grants_load(fs->sp->cat, &grants, &n_grants, &err);
+			l.grants = grants;
+			l.n_grants = n_grants;
 			if (e == 0)
 				e = catalog_device_foreach(fs->sp->cat, list_device, &l, &err);
 			pthread_mutex_unlock(&fs->cat_lock);
@@ -671,7 +677,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		}
 		if (e == 1)
 			e = 0;
-		free(gl.v);
+		free(grants);
 		identity_done(&who);
 	} else if (e == 0 && NODE_TYPE(ino) == NODE_DEVICE) {
 		int64_t dev = (int64_t)(ino & ((UINT64_C(1) << 56) - 1)), id;

@@ -118,6 +118,39 @@ int catalog_grant_foreach(struct catalog *c, int (*cb)(const struct grant *g, vo
 	return rc == SQLITE_DONE ? 0 : catalog_sqlerr(c, rc, err, "listing grants");
 }
 
+struct grant_vec {
+	struct grant *v;
+	size_t n, cap;
+};
+
+static int grant_push(const struct grant *g, void *userdata)
+{
+	struct grant_vec *l = userdata;
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 16;
+		struct grant *nv = realloc(l->v, nc * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		l->v = nv;
+		l->cap = nc;
+	}
+	l->v[l->n++] = *g;
+	return 0;
+}
+
+int catalog_grants_load(struct catalog *c, struct grant **ret, size_t *ret_n, struct errbuf *err)
+{
+	struct grant_vec l = {0};
+	int r = catalog_grant_foreach(c, grant_push, &l, err);
+	if (r < 0) {
+		free(l.v);
+		return r;
+	}
+	*ret = l.v;
+	*ret_n = l.n;
+	return 0;
+}
+
 /* ---- window totals from summaries ------------------------------------------------------- */
 
 int catalog_window_totals(struct catalog *c, int64_t device_id, int64_t from_ns, int64_t until_ns,

@@ -233,6 +233,8 @@ int catalog_grant_remove(struct catalog *c, const char *principal, const char *t
 /* All grants ordered by (target, principal). */
 int catalog_grant_foreach(struct catalog *c, int (*cb)(const struct grant *g, void *userdata),
 			  void *userdata, struct errbuf *err);
+/* All grants as one malloc'd array (*ret may be NULL when there are none). */
+int catalog_grants_load(struct catalog *c, struct grant **ret, size_t *ret_n, struct errbuf *err);
 
 /* ---- window totals ------------------------------------------------------------------------ */
 

@@ -27,26 +27,6 @@ static const char grant_help[] =
 	"a path of the filesystem (/pcap/DEVICE/WINDOW.pcap, /pcap/DEVICE) or a device; it\n"
 	"exits 0 when the access is allowed and 1 when it is denied.\n";
 
-struct grant_list {
-	struct grant *v;
-	size_t n, cap;
-};
-
-static int load_grant(const struct grant *g, void *userdata)
-{
-	struct grant_list *l = userdata;
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 32;
-		struct grant *nv = realloc(l->v, nc * sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		l->v = nv;
-		l->cap = nc;
-	}
-	l->v[l->n++] = *g;
-	return 0;
-}
-
 static int change(struct ctl *c, bool add, int argc, char **argv)
 {
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -144,13 +124,14 @@ int cmd_acl(struct ctl *c, int argc, char **argv)
 	}
 	struct device d = {0};
 	int e = device ? catalog_device_get(sp->cat, device, &d, &err) : 0;
-	struct grant_list gl = {0};
+	struct grant *grants = NULL;
+	size_t n_grants = 0;
 	if (e == 0)
-		e = catalog_grant_foreach(sp->cat, load_grant, &gl, &err);
+		e = catalog_grants_load(sp->cat, &grants, &n_grants, &err);
 	static const char *cols[] = {"principal", "target", "kind", "since"};
 	struct table *t = table_new(cols, ELEMENTSOF(cols));
-	for (size_t i = 0; e == 0 && i < gl.n; i++) {
-		const struct grant *g = &gl.v[i];
+	for (size_t i = 0; e == 0 && i < n_grants; i++) {
+		const struct grant *g = &grants[i];
 		if (device) {
 			bool hit = strcmp(g->target, "*") == 0 || strcmp(g->target, d.name) == 0;
 			for (size_t k = 0; !hit && k < d.n_tags; k++)
@@ -176,7 +157,7 @@ int cmd_acl(struct ctl *c, int argc, char **argv)
 	if (e == 0)
 		table_print(t, stdout, c->json);
 	table_free(t);
-	free(gl.v);
+	free(grants);
 	device_done(&d);
 	identity_done(&id);
 	spool_close(sp);
@@ -250,17 +231,18 @@ int cmd_explain(struct ctl *c, int argc, char **argv)
 		return 1;
 	}
 	struct device d = {0};
-	struct grant_list gl = {0};
+	struct grant *grants = NULL;
+	size_t n_grants = 0;
 	struct policy_config pc;
 	policy_config_default(&pc);
 	struct policy_decision pd = {0};
 	e = catalog_device_get(sp->cat, dev, &d, &err);
 	if (e == 0)
-		e = catalog_grant_foreach(sp->cat, load_grant, &gl, &err);
+		e = catalog_grants_load(sp->cat, &grants, &n_grants, &err);
 	if (e == 0)
-		policy_device(&pc, &id, pam_ok, &d, gl.v, gl.n, &pd);
+		policy_device(&pc, &id, pam_ok, &d, grants, n_grants, &pd);
 	spool_close(sp);
-	free(gl.v);
+	free(grants);
 	device_done(&d);
 	if (e < 0) {
 		identity_done(&id);

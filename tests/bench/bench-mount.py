@@ -12,29 +12,15 @@ Environment: PCAPFSCTL, PCAPFS_GEN, PCAPFS, TESTS_DIR.
 """
 import os, shutil, sqlite3, statistics, subprocess, sys, tempfile, time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import drop_caches, register  # noqa: E402
+
 CTL, GEN, FS, TESTS = (os.environ[k] for k in ('PCAPFSCTL', 'PCAPFS_GEN', 'PCAPFS', 'TESTS_DIR'))
 ROUNDS = int(os.environ.get('BENCH_ROUNDS', '5'))
 
 
-def drop_caches():
-    subprocess.run(['sync'], check=True)
-    with open('/proc/sys/vm/drop_caches', 'w') as f:
-        f.write('3\n')
 
 
-def register(ctl, tsv):
-    seen = set()
-    for line in open(tsv):
-        if line.startswith('#') or line.startswith('device\t') or not line.strip():
-            continue
-        dev, kind, addr, frm, until, _ = line.rstrip('\n').split('\t')
-        args = ['--mac' if kind == 'mac' else '--ip', addr]
-        if frm != '-':
-            args += ['--from', frm]
-        if until != '-':
-            args += ['--until', until]
-        subprocess.run(ctl + ['device', 'set' if dev in seen else 'add', dev] + args, check=True)
-        seen.add(dev)
 
 
 def read_all(path, bufsize=1 << 20):

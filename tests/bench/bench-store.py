@@ -13,6 +13,9 @@ Environment: PCAPFSCTL, PCAPFS_GEN, TESTS_DIR (tests/integration), BENCH_PACKETS
 """
 import os, resource, shutil, statistics, subprocess, sys, tempfile, time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import drop_caches, register  # noqa: E402
+
 CTL = os.environ['PCAPFSCTL']
 GEN = os.environ['PCAPFS_GEN']
 TESTS = os.environ['TESTS_DIR']
@@ -32,30 +35,8 @@ def run(cmd, **kw):
     return wall, cpu, after.ru_maxrss
 
 
-def drop_caches():
-    try:
-        subprocess.run(['sync'], check=True)
-        with open('/proc/sys/vm/drop_caches', 'w') as f:
-            f.write('3\n')
-    except OSError:
-        pass
 
 
-def register(ctl, tsv):
-    seen = set()
-    for line in open(tsv):
-        if line.startswith('#') or line.startswith('device\t') or not line.strip():
-            continue
-        dev, kind, addr, frm, until, _ = line.rstrip('\n').split('\t')
-        opt = '--mac' if kind == 'mac' else ('--net' if '/' in addr else '--ip')
-        args = [opt, addr]
-        if frm != '-':
-            args += ['--from', frm]
-        if until != '-':
-            args += ['--until', until]
-        sub = 'set' if dev in seen else 'add'
-        subprocess.run(ctl + ['device', sub, dev] + args, check=True)
-        seen.add(dev)
 
 
 def fsync_file(path):

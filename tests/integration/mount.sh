@@ -141,7 +141,22 @@ done
 sizes=""
 while kill -0 $imp 2>/dev/null; do
 	cp "$W" "$T/snap.pcap" 2>/dev/null || break
-	capinfos "$T/snap.pcap" >/dev/null 2>&1 || fail "a snapshot is not a valid pcap"
+	capinfos "$T/snap.pcap" >/dev/null 2>&1 || fail "a snapshot is not a valid pcap: $(capinfos "$T/snap.pcap" 2>&1 | head -2)"
+	# fstat of an open file, later, while packets arrive: the size of what that open serves.
+	/usr/bin/python3 - "$W" <<'PY' || fail "fstat of an open growing window disagrees with its bytes"
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+first = os.fstat(fd).st_size
+time.sleep(0.3)
+later = os.fstat(fd).st_size
+data = b''
+while True:
+    b = os.read(fd, 1 << 20)
+    if not b:
+        break
+    data += b
+sys.exit(0 if first == later == len(data) else 1)
+PY
 	sizes="$sizes $(stat -c %s "$T/snap.pcap")"
 done
 wait $imp
