@@ -90,6 +90,42 @@ struct ofile {
 
 extern const struct fuse_lowlevel_ops pcapfs_ops;
 
+/* ---- pcapfs-node.c ---- */
+
+/* Node of (device, window), created if needed; 0 when the table is full. */
+uint64_t node_get(struct pcapfs *fs, int64_t dev, const struct window *w);
+/* The window of a node id (hourly ids decode without the table). */
+bool node_lookup(struct pcapfs *fs, uint64_t ino, int64_t *dev, struct window *w);
+struct wnode *node_find_locked(struct pcapfs *fs, uint64_t ino);
+
+struct access_info {
+	char user[IDENTITY_NAME_MAX];
+	char device[DEVICE_NAME_MAX + 1];
+	char reason[POLICY_REASON_MAX];
+	bool exists; /* the device exists (a refusal of it is audited) */
+};
+
+/* May the caller of req read the device (by name, or by id when name is NULL)? 0, -ENOENT
+ * (no such device, or not for this caller), -EACCES (PAM refuses), -EIO. info may be NULL. */
+int check_device_info(struct pcapfs *fs, fuse_req_t req, const char *name, int64_t id,
+		      int64_t *ret_id, struct access_info *info);
+int check_device(struct pcapfs *fs, fuse_req_t req, const char *name, int64_t id, int64_t *ret_id);
+/* The audit record of an access: 0, or -EACCES when it could not be written and auditing is
+ * required (the access must then be refused). */
+int audit_access(struct pcapfs *fs, const char *op, uid_t uid, gid_t gid, pid_t pid,
+		 const char *user, const char *device, const char *window, bool granted,
+		 const char *reason, uint64_t bytes, int64_t duration_ns);
+
+void dir_attr(struct pcapfs *fs, uint64_t ino, struct stat *st);
+void file_attr(uint64_t ino, uint64_t size, int64_t mtime_ns, struct stat *st);
+/* Attributes of a window (final ones when it cannot change, else a fresh snapshot that the
+ * node keeps for the open that follows). */
+int window_attr(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct window *w,
+		struct stat *st, bool *immutable);
+/* The snapshot an open serves (a reference). */
+int window_open_snap(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct window *w,
+		     struct snap **ret);
+
 void snap_unref(struct snap *s);
 void pcapfs_nodes_free(struct pcapfs *fs);
 /* Log one line to stderr (journal/syslog when run by systemd). */

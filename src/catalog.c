@@ -87,11 +87,22 @@ static const char schema_v1[] =
 	"CREATE TRIGGER addresses_ad AFTER DELETE ON addresses " BUMP;
 #undef BUMP
 
+/* Schema version 2: capture statistics (catalog-stats.c). One row per interface and sample
+ * time; the counters are cumulative since the capture daemon's start (a restart resets them,
+ * which readers detect as a decrease). Rows are pruned by time (capture_stats_time). */
+static const char schema_v2[] =
+	"CREATE TABLE capture_stats (interface_id INTEGER NOT NULL REFERENCES interfaces (id),"
+	"  ts_ns INTEGER NOT NULL, received INTEGER NOT NULL, dropped INTEGER NOT NULL,"
+	"  if_dropped INTEGER NOT NULL, packets INTEGER NOT NULL, bytes INTEGER NOT NULL,"
+	"  PRIMARY KEY (interface_id, ts_ns)) WITHOUT ROWID;"
+	"CREATE INDEX capture_stats_time ON capture_stats (ts_ns);";
+
 /* migrations[v] brings a catalogue from version v - 1 to v. Append only; never edit a
  * script that has shipped. */
 static const char *const migrations[] = {
 	NULL,
 	schema_v1,
+	schema_v2,
 };
 _Static_assert(ELEMENTSOF(migrations) == CATALOG_SCHEMA_VERSION + 1,
 	       "one migration per schema version");

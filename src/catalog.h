@@ -16,7 +16,7 @@
 #include "classify.h"
 #include "errbuf.h"
 
-#define CATALOG_SCHEMA_VERSION 1
+#define CATALOG_SCHEMA_VERSION 2
 #define DEVICE_NAME_MAX 64
 #define TAG_MAX 64
 #define OWNER_MAX 64 /* a user name or "@group" */
@@ -250,3 +250,28 @@ struct window_totals {
 };
 int catalog_window_totals(struct catalog *c, int64_t device_id, int64_t from_ns, int64_t until_ns,
 			  struct window_totals *ret, struct errbuf *err);
+
+/* ---- capture statistics (catalog-stats.c) ------------------------------------------------ */
+
+/* One sample of an interface's capture counters, cumulative since the daemon started
+ * capturing on it: received/dropped/if_dropped as pcap_stats reports them, packets and
+ * bytes (on-wire length) as captured. */
+struct capture_stats {
+	int64_t interface_id;
+	char interface[DEVICE_NAME_MAX + 1]; /* filled by the readers */
+	int64_t ts_ns;
+	uint64_t received, dropped, if_dropped;
+	uint64_t packets, bytes;
+};
+/* Store one sample (interface_id must exist). -EEXIST for a second sample of the same
+ * interface at the same ts_ns. */
+int catalog_stats_add(struct catalog *c, const struct capture_stats *s, struct errbuf *err);
+/* The newest sample of every interface that has one, in interface name order, with the one
+ * before it (prev->ts_ns == 0 when there is none) for rates. One indexed query each. */
+int catalog_stats_latest(struct catalog *c,
+			 int (*cb)(const struct capture_stats *last, const struct capture_stats *prev,
+				   void *userdata),
+			 void *userdata, struct errbuf *err);
+/* Delete the samples older than before_ns; ret_removed (may be NULL) gets their count. */
+int catalog_stats_prune(struct catalog *c, int64_t before_ns, uint64_t *ret_removed,
+			struct errbuf *err);

@@ -1,0 +1,368 @@
+/* pcapfs-node.c — the filesystem's nodes (stable ids of windows), the access decision and
+ * audit record of each request, and the snapshots behind window attributes and opens
+ * (pcapfs.h). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "pcapfs.h"
+
+/* ---- nodes ---------------------------------------------------------------------------------- */
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= UINT64_C(0xff51afd7ed558ccd);
+	x ^= x >> 33;
+	x *= UINT64_C(0xc4ceb9fe1a85ec53);
+	x ^= x >> 33;
+	return x;
+}
+
+static bool is_hour(const struct window *w)
+{
+	return w->start_ns % (3600 * NS_PER_SEC) == 0 && w->end_ns - w->start_ns == 3600 * NS_PER_SEC;
+}
+
+struct wnode *node_find_locked(struct pcapfs *fs, uint64_t ino)
+{
+	for (struct wnode *n = fs->nodes[ino % WNODE_BUCKETS]; n; n = n->next)
+		if (n->ino == ino)
+			return n;
+	return NULL;
+}
+
+/* The node of (device, window), created if needed. Returns its ino, 0 when the table is
+ * full. */
+uint64_t node_get(struct pcapfs *fs, int64_t dev, const struct window *w)
+{
+	uint64_t ino;
+	if (is_hour(w) && dev < (INT64_C(1) << 32))
+		ino = NODE_HOUR << 56 | (uint64_t)dev << 24 | (uint64_t)(w->start_ns / (3600 * NS_PER_SEC));
+	else
+		ino = NODE_WINDOW << 56 |
+		      (mix64((uint64_t)dev * 31 + mix64((uint64_t)w->start_ns) * 17 + (uint64_t)w->end_ns) &
+		       ((UINT64_C(1) << 56) - 1));
+	pthread_mutex_lock(&fs->node_lock);
+	for (;;) {
+		struct wnode *n = node_find_locked(fs, ino);
+		if (!n)
+			break;
+		if (n->device_id == dev && n->w.start_ns == w->start_ns && n->w.end_ns == w->end_ns) {
+			pthread_mutex_unlock(&fs->node_lock);
+			return ino;
+		}
+		/* Another window with the same id: probe on (within the type). */
+		ino = (ino & ~((UINT64_C(1) << 56) - 1)) | (((ino & ((UINT64_C(1) << 56) - 1)) + 1) &
+							     ((UINT64_C(1) << 56) - 1));
+		if (NODE_TYPE(ino) == NODE_HOUR)
+			ino = NODE_WINDOW << 56 | (ino & ((UINT64_C(1) << 56) - 1));
+	}
+	if (fs->n_nodes >= WNODE_MAX) {
+		pthread_mutex_unlock(&fs->node_lock);
+		return 0;
+	}
+	struct wnode *n = calloc(1, sizeof(*n));
+	if (!n) {
+		pthread_mutex_unlock(&fs->node_lock);
+		return 0;
+	}
+	*n = (struct wnode){.ino = ino, .device_id = dev, .w = *w};
+	n->next = fs->nodes[ino % WNODE_BUCKETS];
+	fs->nodes[ino % WNODE_BUCKETS] = n;
+	fs->n_nodes++;
+	pthread_mutex_unlock(&fs->node_lock);
+	return ino;
+}
+
+bool node_lookup(struct pcapfs *fs, uint64_t ino, int64_t *dev, struct window *w)
+{
+	pthread_mutex_lock(&fs->node_lock);
+	struct wnode *n = node_find_locked(fs, ino);
+	if (n) {
+		*dev = n->device_id;
+		*w = n->w;
+	}
+	pthread_mutex_unlock(&fs->node_lock);
+	if (n)
+		return true;
+	/* Hourly windows decode without the table (e.g. after a restart). */
+	if (NODE_TYPE(ino) == NODE_HOUR) {
+		*dev = (int64_t)((ino >> 24) & 0xffffffff);
+		w->start_ns = (int64_t)(ino & 0xffffff) * 3600 * NS_PER_SEC;
+		w->end_ns = w->start_ns + 3600 * NS_PER_SEC;
+		return true;
+	}
+	return false;
+}
+
+void pcapfs_nodes_free(struct pcapfs *fs)
+{
+	for (size_t b = 0; b < WNODE_BUCKETS; b++) {
+		struct wnode *n = fs->nodes[b];
+		while (n) {
+			struct wnode *next = n->next;
+			snap_unref(n->snap);
+			free(n);
+			n = next;
+		}
+		fs->nodes[b] = NULL;
+	}
+}
+
+/* ---- access ------------------------------------------------------------------------------- */
+
+/* May the caller of req read the device (by name, or by id when name is NULL)? Fills *ret_id.
+ * Returns 0, -ENOENT (no such device, or not for this caller), -EACCES (PAM refuses the
+ * account), -EIO. */
+
+int check_device_info(struct pcapfs *fs, fuse_req_t req, const char *name, int64_t id,
+			     int64_t *ret_id, struct access_info *info)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct identity who = {.uid = ctx->uid, .gid = ctx->gid};
+	struct access_info dummy;
+	if (!info)
+		info = &dummy;
+	*info = (struct access_info){0};
+	if (ctx->uid == 0)
+		snprintf(info->user, sizeof(info->user), "root");
+	bool pam_ok = ctx->uid == 0;
+	struct errbuf err = {{0}};
+	if (ctx->uid != 0) {
+		int e = idcache_get(fs->ids, ctx->uid, &who, &pam_ok, &err);
+		if (e == -ENOENT)
+			return -ENOENT; /* a uid without a user reads nothing */
+		if (e < 0) {
+			pcapfs_log("uid %u: %s", (unsigned)ctx->uid, err.msg);
+			return -EIO;
+		}
+		snprintf(info->user, sizeof(info->user), "%s", who.name);
+		if (!pam_ok) {
+			snprintf(info->reason, sizeof(info->reason), "PAM refuses the account");
+			info->exists = true;
+			snprintf(info->device, sizeof(info->device), "%s", name ? name : "");
+			identity_done(&who);
+			return -EACCES;
+		}
+	}
+	struct device d = {0};
+	struct grant *grants = NULL;
+	size_t n_grants = 0;
+	pthread_mutex_lock(&fs->cat_lock);
+	int e = name ? catalog_device_get(fs->sp->cat, name, &d, &err)
+		     : catalog_device_get_by_id(fs->sp->cat, id, &d, &err);
+	if (e == 0 && ctx->uid != 0)
+		e = catalog_grants_load(fs->sp->cat, &grants, &n_grants, &err);
+	pthread_mutex_unlock(&fs->cat_lock);
+	if (e == 0) {
+		struct policy_decision pd = {.allow = true};
+		if (ctx->uid != 0)
+			policy_device(&fs->pc, &who, pam_ok, &d, grants, n_grants, &pd);
+		e = pd.allow ? 0 : -ENOENT;
+		*ret_id = d.id;
+		info->exists = true;
+		snprintf(info->device, sizeof(info->device), "%s", d.name);
+		snprintf(info->reason, sizeof(info->reason), "%s", pd.reason);
+	} else if (e != -ENOENT) {
+		pcapfs_log("catalogue: %s", err.msg);
+		e = -EIO;
+	}
+	free(grants);
+	device_done(&d);
+	identity_done(&who);
+	return e;
+}
+
+int check_device(struct pcapfs *fs, fuse_req_t req, const char *name, int64_t id,
+			int64_t *ret_id)
+{
+	return check_device_info(fs, req, name, id, ret_id, NULL);
+}
+
+/* Write the audit record of an access. Returns 0, or -EACCES when the record could not be
+ * written and auditing is required (the access must then be refused). */
+int audit_access(struct pcapfs *fs, const char *op, uid_t uid, gid_t gid, pid_t pid,
+			const char *user, const char *device, const char *window, bool granted,
+			const char *reason, uint64_t bytes, int64_t duration_ns)
+{
+	if (fs->audit_mode == AUDIT_OFF)
+		return 0;
+	char path[DEVICE_NAME_MAX + WINDOW_NAME_BUF + 16];
+	snprintf(path, sizeof(path), "/pcap/%s%s%s", device ? device : "", window ? "/" : "",
+		 window ? window : "");
+	struct audit_event ev = {.op = op, .uid = uid, .gid = gid, .pid = pid, .user = user,
+				 .device = device, .window = window, .path = path, .granted = granted,
+				 .reason = reason, .bytes = bytes, .duration_ns = duration_ns};
+	struct errbuf err = {{0}};
+	if (auditlog_write(fs->audit, &ev, &err) == 0)
+		return 0;
+	pcapfs_log("audit record not written (%s %s uid %u): %s%s", op, path, (unsigned)uid, err.msg,
+		   fs->audit_mode == AUDIT_REQUIRED && granted ? "; access refused" : "");
+	return fs->audit_mode == AUDIT_REQUIRED ? -EACCES : 0;
+}
+
+/* ---- attributes --------------------------------------------------------------------------- */
+
+void dir_attr(struct pcapfs *fs, uint64_t ino, struct stat *st)
+{
+	*st = (struct stat){.st_ino = ino, .st_mode = S_IFDIR | 0555, .st_nlink = 2,
+			    .st_blksize = 128 * 1024};
+	st->st_mtim.tv_sec = fs->mounted_ns / NS_PER_SEC;
+	st->st_ctim = st->st_atim = st->st_mtim;
+}
+
+void file_attr(uint64_t ino, uint64_t size, int64_t mtime_ns, struct stat *st)
+{
+	*st = (struct stat){.st_ino = ino, .st_mode = S_IFREG | 0444, .st_nlink = 1,
+			    .st_size = (off_t)size, .st_blocks = (blkcnt_t)((size + 511) / 512),
+			    .st_blksize = 128 * 1024};
+	st->st_mtim.tv_sec = mtime_ns / NS_PER_SEC;
+	st->st_mtim.tv_nsec = mtime_ns % NS_PER_SEC;
+	st->st_ctim = st->st_atim = st->st_mtim;
+}
+
+/* Drop the snapshots held by every node but keep: they were for lookups whose opens have
+ * come (or will not). Open files keep their own references. O(nodes); runs once every
+ * SNAP_HELD_MAX snapshots. */
+static void evict_snaps_locked(struct pcapfs *fs, struct wnode *keep)
+{
+	for (size_t b = 0; b < WNODE_BUCKETS; b++)
+		for (struct wnode *n = fs->nodes[b]; n; n = n->next)
+			if (n != keep && n->snap) {
+				snap_unref(n->snap);
+				n->snap = NULL;
+				fs->n_snaps--;
+			}
+}
+
+static int build_snap(struct pcapfs *fs, int64_t dev, const struct window *w, struct snap **ret)
+{
+	struct snap *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	struct errbuf err = {{0}};
+	pthread_mutex_lock(&fs->cat_lock);
+	int e = plan_build(fs->sp, dev, w, 0, &s->plan, &err);
+	pthread_mutex_unlock(&fs->cat_lock);
+	if (e < 0) {
+		free(s);
+		char name[WINDOW_NAME_BUF];
+		window_format(w, name, sizeof(name));
+		pcapfs_log("device %" PRId64 ", %s: %s", dev, name, err.msg);
+		return e == -EFBIG ? -EFBIG : -EIO;
+	}
+	/* Nothing more can arrive when no segment involved is open and the window ended more
+	 * than a segment period ago (the writers rotate at least that often). */
+	s->immutable = !s->plan->has_open &&
+		       w->end_ns + fs->sp->cfg.segment_ns + 5 * NS_PER_SEC < now_ns();
+	s->refs = 1;
+	*ret = s;
+	return 0;
+}
+
+/* Attributes of a window: final ones from the node when it cannot change any more; else a
+ * fresh snapshot, kept on the node for the open that follows (the size the kernel is told
+ * and the bytes served then agree). */
+int window_attr(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct window *w,
+		       struct stat *st, bool *immutable)
+{
+	pthread_mutex_lock(&fs->node_lock);
+	struct wnode *n = node_find_locked(fs, ino);
+	if (n && n->attr_known) {
+		file_attr(ino, n->size, n->mtime_ns, st);
+		pthread_mutex_unlock(&fs->node_lock);
+		*immutable = true;
+		return 0;
+	}
+	pthread_mutex_unlock(&fs->node_lock);
+
+	/* A window that ended long enough ago and that whole sealed segments fill (every
+	 * hourly file): its size is the sum of the catalogue's summaries, no index is read. */
+	bool past = w->end_ns + fs->sp->cfg.segment_ns + 5 * NS_PER_SEC < now_ns();
+	if (past) {
+		struct window_totals t;
+		struct errbuf err;
+		pthread_mutex_lock(&fs->cat_lock);
+		int r = catalog_window_totals(fs->sp->cat, dev, w->start_ns, w->end_ns, &t, &err);
+		pthread_mutex_unlock(&fs->cat_lock);
+		if (r == 0 && t.partial == 0 && t.open_segments == 0) {
+			uint64_t size = PCAP_GLOBAL_HDR_LEN + t.bytes;
+			int64_t mtime = t.packets ? t.t_last : w->end_ns;
+			file_attr(ino, size, mtime, st);
+			*immutable = true;
+			pthread_mutex_lock(&fs->node_lock);
+			n = node_find_locked(fs, ino);
+			if (n) {
+				n->attr_known = true;
+				n->size = size;
+				n->mtime_ns = mtime;
+			}
+			pthread_mutex_unlock(&fs->node_lock);
+			return 0;
+		}
+	}
+
+	struct snap *s;
+	int e = build_snap(fs, dev, w, &s);
+	if (e < 0)
+		return e;
+	uint64_t size = s->plan->size;
+	int64_t mtime = s->plan->packets ? s->plan->t_last : w->end_ns;
+	file_attr(ino, size, mtime, st);
+	*immutable = s->immutable;
+	struct snap *old = NULL;
+	pthread_mutex_lock(&fs->node_lock);
+	n = node_find_locked(fs, ino);
+	if (n && s->immutable) {
+		n->attr_known = true;
+		n->size = size;
+		n->mtime_ns = mtime;
+		old = n->snap;
+		n->snap = NULL;
+	} else if (n) {
+		old = n->snap;
+		n->snap = s;
+		s = NULL; /* the node holds it now */
+		if (!old)
+			fs->n_snaps++;
+		if (fs->n_snaps > SNAP_HELD_MAX)
+			evict_snaps_locked(fs, n);
+	}
+	if (old && n && !n->snap)
+		fs->n_snaps--;
+	pthread_mutex_unlock(&fs->node_lock);
+	snap_unref(old);
+	snap_unref(s);
+	return 0;
+}
+
+/* The snapshot an open serves: the one the last lookup of a growing window built, or a new
+ * one (a window that cannot change gives the same bytes whenever it is built). */
+int window_open_snap(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct window *w,
+			    struct snap **ret)
+{
+	pthread_mutex_lock(&fs->node_lock);
+	struct wnode *n = node_find_locked(fs, ino);
+	if (n && n->snap) {
+		struct snap *s = n->snap;
+		__atomic_add_fetch(&s->refs, 1, __ATOMIC_ACQ_REL);
+		pthread_mutex_unlock(&fs->node_lock);
+		*ret = s;
+		return 0;
+	}
+	bool known = n && n->attr_known;
+	uint64_t size = known ? n->size : 0;
+	pthread_mutex_unlock(&fs->node_lock);
+	int e = build_snap(fs, dev, w, ret);
+	if (e == 0 && known && (*ret)->plan->size != size) {
+		/* The kernel was told another size: serving this would cut or pad the file. */
+		pcapfs_log("device %" PRId64 ": the catalogue's summaries (%" PRIu64 " bytes) disagree "
+			   "with the index (%" PRIu64 " bytes); run pcapfsctl verify and reindex",
+			   dev, size, (*ret)->plan->size);
+		snap_unref(*ret);
+		return -EIO;
+	}
+	return e;
+}
+
