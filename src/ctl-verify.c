@@ -382,6 +382,44 @@ static int count_device(const struct device *d, void *userdata)
 	return 0;
 }
 
+/* Per-interface capture statistics (written by pcapfs-captured): the newest sample, and
+ * rates against the sample before it when both come from the same daemon run. */
+static int show_capture_stats(const struct capture_stats *l, const struct capture_stats *p,
+			      void *userdata)
+{
+	bool *first = userdata, json = first[1];
+	double dt = p->ts_ns ? (double)(l->ts_ns - p->ts_ns) / 1e9 : 0;
+	bool rate = dt > 0 && l->packets >= p->packets && l->bytes >= p->bytes &&
+		    l->received >= p->received;
+	double pps = rate ? (double)(l->packets - p->packets) / dt : 0;
+	double bps = rate ? (double)(l->bytes - p->bytes) * 8 / dt : 0;
+	char when[48];
+	fmt_time(l->ts_ns, when, sizeof(when));
+	if (json) {
+		printf("%s{\"interface\": ", *first ? "" : ", ");
+		json_string(stdout, l->interface);
+		printf(", \"at\": \"%s\", \"received\": %" PRIu64 ", \"dropped\": %" PRIu64
+		       ", \"if_dropped\": %" PRIu64 ", \"packets\": %" PRIu64 ", \"bytes\": %" PRIu64
+		       ", \"packets_per_second\": %.0f, \"bits_per_second\": %.0f}",
+		       when, l->received, l->dropped, l->if_dropped, l->packets, l->bytes, pps, bps);
+	} else {
+		char pk[32], by[32], rc[32], dr[32], ifd[32];
+		fmt_count(l->packets, pk, sizeof(pk));
+		fmt_bytes(l->bytes, by, sizeof(by));
+		fmt_count(l->received, rc, sizeof(rc));
+		fmt_count(l->dropped, dr, sizeof(dr));
+		fmt_count(l->if_dropped, ifd, sizeof(ifd));
+		printf("%s%s: %s packets, %s captured; received %s, dropped %s by the kernel, "
+		       "%s by the interface",
+		       *first ? "Capture:      " : "              ", l->interface, pk, by, rc, dr, ifd);
+		if (rate)
+			printf("; %.0f packets/s, %.1f Mbit/s", pps, bps / 1e6);
+		printf(" (at %s)\n", when);
+	}
+	*first = false;
+	return 0;
+}
+
 int cmd_status(struct ctl *c, int argc, char **argv)
 {
 	if (argc > 1) {
@@ -415,6 +453,7 @@ int cmd_status(struct ctl *c, int argc, char **argv)
 	fmt_time(t.first, first, sizeof(first));
 	fmt_time(t.last, last, sizeof(last));
 	const struct spool_config *cfg = &sp->cfg;
+	bool stats_first[2] = {true, c->json};
 	if (c->json) {
 		printf("{\"spool\": ");
 		json_string(stdout, sp->path);
@@ -423,10 +462,13 @@ int cmd_status(struct ctl *c, int argc, char **argv)
 		       ", \"devices\": %" PRIu64 ", \"segments_sealed\": %" PRIu64
 		       ", \"segments_open\": %" PRIu64 ", \"packets\": %" PRIu64 ", \"bytes\": %" PRIu64
 		       ", \"first\": \"%s\", \"last\": \"%s\", \"disk_free\": %" PRIu64
-		       ", \"disk_total\": %" PRIu64 "}\n",
+		       ", \"disk_total\": %" PRIu64,
 		       cfg->prec == TSPREC_NS ? "ns" : "us", cfg->snaplen, cfg->segment_ns / NS_PER_SEC,
 		       cfg->segment_bytes, cfg->max_window_ns / NS_PER_SEC, devices, t.sealed, t.open,
 		       t.packets, t.bytes, first, last, free_b, total_b);
+		printf(", \"capture\": [");
+		e = catalog_stats_latest(sp->cat, show_capture_stats, stats_first, &err);
+		printf("]}\n");
 	} else {
 		char by[32], fb[32], tb[32], pk[32], sb[32];
 		fmt_bytes(t.bytes, by, sizeof(by));
@@ -445,7 +487,10 @@ int cmd_status(struct ctl *c, int argc, char **argv)
 		printf("Oldest data:  %s\n", first);
 		printf("Newest data:  %s\n", last);
 		printf("Disk:         %s free of %s\n", fb, tb);
+		e = catalog_stats_latest(sp->cat, show_capture_stats, stats_first, &err);
 	}
 	spool_close(sp);
+	if (e < 0)
+		return ctl_fail("%s", err.msg);
 	return 0;
 }
