@@ -124,7 +124,7 @@ static void test_open(void)
 	/* Newer than this program. */
 	raw_exec("empty.db", "PRAGMA user_version = 99");
 	CHECK_INT(catalog_open(p, 0, 100, &c, &e), -EPROTO);
-	CHECK_MSG(e, "catalogue schema 99 is newer than this pcapfs (1)");
+	CHECK_MSG(e, "catalogue schema 99 is newer than this pcapfs (");
 	CHECK_INT(catalog_open(p, CATALOG_RDONLY, 100, &c, &e), -EPROTO);
 	CHECK(c == NULL);
 
