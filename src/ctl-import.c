@@ -46,25 +46,56 @@ struct import_result {
 	double seconds;
 };
 
-static int rollback_segment(const struct segment *s, void *userdata)
+struct seg_paths {
+	char (*path)[256];
+	int64_t *id;
+	size_t n, cap;
+};
+
+static int collect_segment(const struct segment *s, void *userdata)
 {
-	struct spool *sp = userdata;
-	struct errbuf err;
-	segment_unlink(sp->dirfd, s->path);
-	return catalog_segment_delete(sp->cat, s->id, &err);
+	struct seg_paths *l = userdata;
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 64;
+		char (*np)[256] = realloc(l->path, nc * sizeof(*np));
+		if (!np)
+			return -ENOMEM;
+		l->path = np;
+		int64_t *ni = realloc(l->id, nc * sizeof(*ni));
+		if (!ni)
+			return -ENOMEM;
+		l->id = ni;
+		l->cap = nc;
+	}
+	snprintf(l->path[l->n], sizeof(l->path[0]), "%s", s->path);
+	l->id[l->n++] = s->id;
+	return 0;
 }
 
-/* Remove every segment an import wrote and mark it failed. */
-static void rollback(struct spool *sp, int64_t import_id, const struct import_result *r)
+/* Remove every segment an import wrote and mark it failed: the rows first, in one
+ * transaction, and the files only once that has committed — a rollback that fails or is
+ * killed leaves rows with their files (recovered as an interrupted import), never rows
+ * pointing at nothing. Returns 0 or a negative errno with err set. */
+static int rollback(struct spool *sp, int64_t import_id, const struct import_result *r,
+		    struct errbuf *err)
 {
-	struct errbuf err;
-	if (catalog_begin(sp->cat, &err) < 0)
-		return;
-	if (catalog_import_segments(sp->cat, import_id, rollback_segment, sp, &err) == 0 &&
-	    catalog_import_end(sp->cat, import_id, IMPORT_FAILED, r->packets, r->bytes, &err) == 0)
-		catalog_commit(sp->cat, &err);
+	struct seg_paths l = {0};
+	int e = catalog_begin(sp->cat, err);
+	if (e == 0)
+		e = catalog_import_segments(sp->cat, import_id, collect_segment, &l, err);
+	for (size_t i = 0; e == 0 && i < l.n; i++)
+		e = catalog_segment_delete(sp->cat, l.id[i], err);
+	if (e == 0)
+		e = catalog_import_end(sp->cat, import_id, IMPORT_FAILED, r->packets, r->bytes, err);
+	if (e == 0)
+		e = catalog_commit(sp->cat, err);
 	else
 		catalog_rollback(sp->cat);
+	for (size_t i = 0; e == 0 && i < l.n; i++)
+		segment_unlink(sp->dirfd, l.path[i]);
+	free(l.path);
+	free(l.id);
+	return e;
 }
 
 static int sync_file(struct spool *sp, const char *rel, struct errbuf *err)
@@ -311,8 +342,17 @@ fail:
 		fputc('\n', stderr);
 	writer_abort(w);
 	w = NULL;
-	if (import_id)
-		rollback(sp, import_id, r);
+	{
+		struct errbuf rerr = {{0}};
+		size_t n = strlen(err->msg);
+		if (!import_id || rollback(sp, import_id, r, &rerr) == 0)
+			snprintf(err->msg + n, sizeof(err->msg) - n, "; nothing of it was imported");
+		else /* what was written stays, and is recovered as an interrupted import */
+			snprintf(err->msg + n, sizeof(err->msg) - n,
+				 "; removing what was written failed too (%.160s): the next command "
+				 "recovers it as an interrupted import",
+				 rerr.msg);
+	}
 out:
 	if (w)
 		writer_abort(w);
@@ -390,7 +430,7 @@ int cmd_import(struct ctl *c, int argc, char **argv)
 		err_clear(&err);
 		e = import_file(sp, m, iface, argv[i], show_progress, force, &r, &err);
 		if (e < 0) {
-			ctl_fail("%s: %s; nothing of it was imported", argv[i],
+			ctl_fail("%s: %s", argv[i],
 				 err.msg[0] ? err.msg : strerror(-e));
 			status = 1;
 			if (interrupted)

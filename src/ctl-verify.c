@@ -261,11 +261,20 @@ static int pick(const struct segment *s, void *userdata)
 			return 0; /* no segment to index from: verify reports it */
 		struct index_reader *ir = NULL;
 		struct verify_seg vs = {0};
-		need = segment_open_index(r->sp->dirfd, s->path, fd, &ir, &err) < 0 ||
-		       !index_reader_sealed(ir) ||
-		       index_reader_foreach_run(ir, check_run, &vs, &err) < 0;
+		uint64_t end;
+		/* The same checks as verify: checksums and structure, and every entry against the
+		 * record it points at (so a walk of the segment). */
+		int we = segment_walk(fd, &g, PCAP_GLOBAL_HDR_LEN, UINT64_MAX, note_record, &vs, &end, &err);
+		need = we == -ENOMEM ? false
+				     : segment_open_index(r->sp->dirfd, s->path, fd, &ir, &err) < 0 ||
+					       !index_reader_sealed(ir) ||
+					       index_reader_foreach_run(ir, check_run, &vs, &err) < 0 ||
+					       vs.bad_entries > 0;
 		index_reader_free(ir);
+		free(vs.v);
 		close(fd);
+		if (we == -ENOMEM)
+			return -ENOMEM;
 	}
 	if (!need)
 		return 0;

@@ -91,8 +91,10 @@ static int open_segment(struct writer *w, uint32_t linktype, int64_t ts, struct 
 		.snaplen = sp->cfg.snaplen,
 		.tsprec = sp->cfg.prec,
 		.state = SEGMENT_OPEN,
-		.t_first = ts,
-		.t_last = ts,
+		/* While open, the row spans the whole period: readers select open segments by
+		 * t_first, and every packet of this segment is in [period_start, period_end). */
+		.t_first = w->period_start,
+		.t_last = w->period_start,
 		.import_id = w->o.import_id,
 	};
 	snprintf(w->cur_row.interface, sizeof(w->cur_row.interface), "%s", w->iface);
@@ -155,18 +157,18 @@ static int write_rec(struct writer *w, uint32_t linktype, int64_t ts_ns, uint32_
 	if (_unlikely_(caplen == 0 || caplen > w->sp->cfg.snaplen || len < caplen))
 		return err_set(err, EINVAL, "caplen %u is outside 1..%u (the spool's snaplen) or above len %u",
 			       caplen, w->sp->cfg.snaplen, len);
+	/* The index holds what the segment stores: timestamps at the spool's precision. */
+	if (w->sp->cfg.prec == TSPREC_US)
+		ts_ns -= ts_ns % NS_PER_US;
+	/* Every packet of a segment lies in the segment's period, whatever the clock did: a packet
+	 * stamped outside it (also one from before it, after a step back) starts a new segment,
+	 * so that no window ever misses a segment that holds some of its packets. */
 	if (_unlikely_(!w->cur || ts_ns >= w->period_end || ts_ns < w->period_start ||
 		       !segment_writer_fits(w->cur, caplen) || linktype != w->cur_row.linktype)) {
-		/* A packet stamped before the open period (the clock stepped back) stays in the open
-		 * segment: the index orders by time, the file keeps arrival order. */
-		bool back = w->cur && ts_ns < w->period_start && segment_writer_fits(w->cur, caplen) &&
-			    linktype == w->cur_row.linktype;
-		if (!back) {
-			if ((e = writer_rotate(w, err)) < 0)
-				return e;
-			if ((e = open_segment(w, linktype, ts_ns, err)) < 0)
-				return e;
-		}
+		if ((e = writer_rotate(w, err)) < 0)
+			return e;
+		if ((e = open_segment(w, linktype, ts_ns, err)) < 0)
+			return e;
 	}
 	uint32_t ids[CLASSIFY_MAX_DEVICES];
 	int n = w->m ? classify_packet(w->m, linktype, data, caplen, ts_ns, ids, ELEMENTSOF(ids)) : 0;
