@@ -215,6 +215,9 @@ int cmd_verify(struct ctl *c, int argc, char **argv)
 	struct errbuf err = {{0}};
 	if (c->json)
 		printf("{\"problems\": [");
+	if (v.sp->recovery.failed)
+		problem(&v, NULL, "%" PRIu64 " open segment(s) could not be recovered; the first: %s",
+			v.sp->recovery.failed, v.sp->recovery.first_failure);
 	int e = catalog_segment_foreach(v.sp->cat, -1, verify_one, &v, &err);
 	if (c->tty && !c->quiet && !c->json && v.segments)
 		fputc('\n', stderr);

@@ -94,6 +94,10 @@ int ctl_open_spool(const struct ctl *c, int flags, struct spool **ret)
 		ctl_fail("%s", err.msg[0] ? err.msg : strerror(-e));
 		return e;
 	}
+	if ((*ret)->recovery.failed)
+		fprintf(stderr, "pcapfsctl: warning: %" PRIu64 " segment(s) left by a writer that died "
+				"could not be recovered; the first: %s\n",
+			(*ret)->recovery.failed, (*ret)->recovery.first_failure);
 	return 0;
 }
 

@@ -710,6 +710,20 @@ int segment_recover(int dirfd, const char *relpath, uint64_t segment_id, const s
 	if (st.st_size <= PCAP_GLOBAL_HDR_LEN)
 		return SEGMENT_EMPTY;
 	e = seal_files(dirfd, relpath, segment_id, seg_fd, idx_fd, durable, ret, err);
+	if (e == -EBADMSG) {
+		/* A live chunk whose header was intact but whose contents are not: index the whole
+		 * segment again from its records. */
+		uint8_t ih[INDEX_HDR_LEN];
+		index_put_header(ih, segment_id, false);
+		if (ftruncate(idx_fd, 0) < 0 || pwrite_full(idx_fd, ih, sizeof(ih), 0) < 0 ||
+		    lseek(idx_fd, INDEX_HDR_LEN, SEEK_SET) < 0)
+			return err_set(err, errno, "%s.idx: rewrite: %s", relpath, strerror(errno));
+		uint64_t cut = 0;
+		e = rebuild_tail(dirfd, relpath, seg_fd, idx_fd, PCAP_GLOBAL_HDR_LEN, &g, m, true, &cut, err);
+		*ret_truncated += cut;
+		if (e == 0)
+			e = seal_files(dirfd, relpath, segment_id, seg_fd, idx_fd, durable, ret, err);
+	}
 	return e < 0 ? e : SEGMENT_RECOVERED;
 }
 

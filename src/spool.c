@@ -171,8 +171,7 @@ int spool_open(const char *path, int flags, int lock_timeout_ms, struct spool **
 	if (e < 0)
 		goto fail;
 	if (!sp->rdonly && !(flags & SPOOL_NO_RECOVER)) {
-		struct spool_recovery rec;
-		e = spool_recover(sp, NULL, NULL, &rec, err);
+		e = spool_recover(sp, NULL, NULL, &sp->recovery, err);
 		if (e < 0)
 			goto fail;
 	}
@@ -350,7 +349,13 @@ int spool_recover(struct spool *sp, const struct devmap *m, const char *only_ifa
 			ret->recovered++;
 			ret->truncated_bytes += cut;
 		} else {
-			err_prefix(err, -e, "recovering segment %" PRId64 ": ", s->id);
+			/* One segment that cannot be recovered (its pcap header is damaged, the disk is
+			 * full) must not lock everyone out of the spool: it stays open, verify reports it,
+			 * and the others go on. */
+			if (ret->failed++ == 0)
+				snprintf(ret->first_failure, sizeof(ret->first_failure),
+					 "segment %" PRId64 " (%.100s): %.300s", s->id, s->path, err ? err->msg : "");
+			e = 0;
 		}
 		segment_result_done(&res);
 		if (lock_fd >= 0)

@@ -40,12 +40,23 @@ void spool_config_default(struct spool_config *c);
 /* Check ranges; a message says which value is wrong. */
 int spool_config_check(const struct spool_config *c, struct errbuf *err);
 
+struct spool_recovery {
+	uint64_t recovered;	  /* segments sealed by recovery */
+	uint64_t removed;	  /* empty ones removed */
+	uint64_t truncated_bytes; /* torn tails cut */
+	uint64_t busy;		  /* skipped: their writer is alive */
+	uint64_t imports_interrupted;
+	uint64_t failed;	    /* segments that could not be recovered (left open) */
+	char first_failure[512];    /* what went wrong with the first of them */
+};
+
 struct spool {
 	char path[SPOOL_MAX_PATH];
 	int dirfd;
 	bool rdonly;
 	struct catalog *cat;
 	struct spool_config cfg;
+	struct spool_recovery recovery; /* what opening for writing recovered (or could not) */
 };
 
 /* Create a new spool (the directory may exist but must not hold a catalogue: -EEXIST). */
@@ -69,13 +80,6 @@ int spool_lock_import(struct spool *sp, int64_t import_id, int *ret_fd, struct e
 /* Relative path (no extension) of a new segment: "seg/YYYYMMDD/<id>". */
 int spool_segment_relpath(int64_t id, int64_t t_ns, char *buf, size_t size);
 
-struct spool_recovery {
-	uint64_t recovered;	  /* segments sealed by recovery */
-	uint64_t removed;	  /* empty ones removed */
-	uint64_t truncated_bytes; /* torn tails cut */
-	uint64_t busy;		  /* skipped: their writer is alive */
-	uint64_t imports_interrupted;
-};
 /* Recover every orphaned OPEN segment (of interfaces nobody holds) and mark imports whose
  * importer died as interrupted. m: the registry to classify unindexed records with (NULL:
  * loaded from the catalogue when needed). only_iface: restrict to one interface (its lock

@@ -164,6 +164,24 @@ int main(void)
 			segment_result_done(&res);
 		}
 
+	/* A live chunk whose header is intact but whose entries are corrupt: recovery indexes the
+	 * segment again from its records and loses nothing. */
+	copy_file("live.pcap", "z.pcap", (off_t)off);
+	copy_file("live.idx", "z.idx", idx_len);
+	snprintf(path, sizeof(path), "%s/z.idx", dir);
+	int zfd = open(path, O_RDWR);
+	uint8_t byte;
+	off_t at = INDEX_HDR_LEN + INDEX_CHUNK_HDR_LEN + 3 * INDEX_DIR_LEN + 10;
+	CHECK(pread(zfd, &byte, 1, at) == 1);
+	byte ^= 0x5a;
+	CHECK(pwrite(zfd, &byte, 1, at) == 1);
+	close(zfd);
+	uint64_t zt = 0;
+	CHECK_INT(segment_recover(dirfd_, "z", 7, m, false, &res, &zt, &err), SEGMENT_RECOVERED);
+	CHECK_INT(res.packets, N);
+	CHECK_INT(res.n_sums, 3);
+	segment_result_done(&res);
+
 	/* A segment whose writer still holds it is left alone. */
 	copy_file("live.pcap", "busy.pcap", (off_t)off);
 	copy_file("live.idx", "busy.idx", idx_len);
