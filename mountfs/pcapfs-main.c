@@ -246,6 +246,14 @@ int main(int argc, char **argv)
 		pcapfs_log("audit: %s", err.msg);
 		goto out_unmount;
 	}
+	fs.se = se;
+	int e = content_state_poll(&fs);
+	if (e == 0)
+		e = content_watch_start(&fs);
+	if (e < 0) {
+		pcapfs_log("watching the catalogue for changes: %s", strerror(-e));
+		goto out_unmount;
+	}
 	if (co.singlethread) {
 		ret = fuse_session_loop(se);
 	} else {
@@ -259,6 +267,7 @@ int main(int argc, char **argv)
 	}
 	ret = ret < 0 ? 1 : 0; /* a signal (positive) is a clean stop */
 out_unmount:
+	content_watch_stop(&fs);
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);

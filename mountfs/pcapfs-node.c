@@ -242,6 +242,7 @@ static int build_snap(struct pcapfs *fs, int64_t dev, const struct window *w, st
 	if (!s)
 		return -ENOMEM;
 	struct errbuf err = {{0}};
+	int64_t gen = atomic_load(&fs->content_gen);
 	pthread_mutex_lock(&fs->cat_lock);
 	int e = plan_build(fs->sp, dev, w, 0, &s->plan, &err);
 	pthread_mutex_unlock(&fs->cat_lock);
@@ -253,9 +254,12 @@ static int build_snap(struct pcapfs *fs, int64_t dev, const struct window *w, st
 		return e == -EFBIG ? -EFBIG : -EIO;
 	}
 	/* Nothing more can arrive when no segment involved is open and the window ended more
-	 * than a segment period ago (the writers rotate at least that often). */
-	s->immutable = !s->plan->has_open &&
+	 * than a segment period ago (the writers rotate at least that often), unless an import
+	 * runs or the catalogue changed under the plan (content generation). */
+	s->immutable = !s->plan->has_open && !atomic_load(&fs->importing) &&
+		       atomic_load(&fs->content_gen) == gen &&
 		       w->end_ns + fs->sp->cfg.segment_ns + 5 * NS_PER_SEC < now_ns();
+	s->gen = gen;
 	s->refs = 1;
 	*ret = s;
 	return 0;
@@ -267,9 +271,10 @@ static int build_snap(struct pcapfs *fs, int64_t dev, const struct window *w, st
 int window_attr(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct window *w,
 		       struct stat *st, bool *immutable)
 {
+	int64_t gen = atomic_load(&fs->content_gen);
 	pthread_mutex_lock(&fs->node_lock);
 	struct wnode *n = node_find_locked(fs, ino);
-	if (n && n->attr_known) {
+	if (n && n->attr_known && n->attr_gen == gen) {
 		file_attr(ino, n->size, n->mtime_ns, st);
 		pthread_mutex_unlock(&fs->node_lock);
 		*immutable = true;
@@ -279,7 +284,8 @@ int window_attr(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct windo
 
 	/* A window that ended long enough ago and that whole sealed segments fill (every
 	 * hourly file): its size is the sum of the catalogue's summaries, no index is read. */
-	bool past = w->end_ns + fs->sp->cfg.segment_ns + 5 * NS_PER_SEC < now_ns();
+	bool past = w->end_ns + fs->sp->cfg.segment_ns + 5 * NS_PER_SEC < now_ns() &&
+		    !atomic_load(&fs->importing);
 	if (past) {
 		struct window_totals t;
 		struct errbuf err;
@@ -290,11 +296,13 @@ int window_attr(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct windo
 			uint64_t size = PCAP_GLOBAL_HDR_LEN + t.bytes;
 			int64_t mtime = t.packets ? t.t_last : w->end_ns;
 			file_attr(ino, size, mtime, st);
-			*immutable = true;
+			/* Cached only if the catalogue did not change while it was summed. */
+			*immutable = atomic_load(&fs->content_gen) == gen;
 			pthread_mutex_lock(&fs->node_lock);
 			n = node_find_locked(fs, ino);
-			if (n) {
+			if (n && *immutable) {
 				n->attr_known = true;
+				n->attr_gen = gen;
 				n->size = size;
 				n->mtime_ns = mtime;
 			}
@@ -316,6 +324,7 @@ int window_attr(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct windo
 	n = node_find_locked(fs, ino);
 	if (n && s->immutable) {
 		n->attr_known = true;
+		n->attr_gen = s->gen;
 		n->size = size;
 		n->mtime_ns = mtime;
 		old = n->snap;
@@ -353,9 +362,12 @@ int window_open_snap(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct 
 	}
 	bool known = n && n->attr_known;
 	uint64_t size = known ? n->size : 0;
+	int64_t known_gen = known ? n->attr_gen : 0;
 	pthread_mutex_unlock(&fs->node_lock);
 	int e = build_snap(fs, dev, w, ret);
-	if (e == 0 && known && (*ret)->plan->size != size) {
+	/* A disagreement is damage only while the catalogue is unchanged since the size was
+	 * taken; otherwise the watcher is about to drop the kernel's stale size. */
+	if (e == 0 && known && (*ret)->plan->size != size && (*ret)->gen == known_gen) {
 		/* The kernel was told another size: serving this would cut or pad the file. */
 		pcapfs_log("device %" PRId64 ": the catalogue's summaries (%" PRIu64 " bytes) disagree "
 			   "with the index (%" PRIu64 " bytes); run pcapfsctl verify and reindex",
@@ -366,3 +378,102 @@ int window_open_snap(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct 
 	return e;
 }
 
+
+/* ---- the content watcher ------------------------------------------------------------------ */
+
+int content_state_poll(struct pcapfs *fs)
+{
+	int64_t gen, running;
+	pthread_mutex_lock(&fs->cat_lock);
+	int e = catalog_content_state(fs->sp->cat, &gen, &running);
+	pthread_mutex_unlock(&fs->cat_lock);
+	if (e < 0)
+		return e;
+	if (gen == atomic_load(&fs->content_gen) && (running > 0) == atomic_load(&fs->importing))
+		return 0;
+	atomic_store(&fs->importing, running > 0);
+	atomic_store(&fs->content_gen, gen);
+
+	/* Forget every cached size, then drop the kernel's attributes and pages of those
+	 * windows (outside the lock: the kernel may call back into the filesystem). */
+	size_t n_inval = 0, cap = 0;
+	uint64_t *inval = NULL;
+	pthread_mutex_lock(&fs->node_lock);
+	for (size_t b = 0; b < WNODE_BUCKETS; b++)
+		for (struct wnode *n = fs->nodes[b]; n; n = n->next) {
+			if (!n->attr_known)
+				continue;
+			n->attr_known = false;
+			if (n_inval == cap) {
+				size_t nc = cap ? cap * 2 : 1024;
+				uint64_t *ni = realloc(inval, nc * sizeof(*ni));
+				if (!ni)
+					continue; /* the node still revalidates; only the kernel's copy lives on */
+				inval = ni;
+				cap = nc;
+			}
+			inval[n_inval++] = n->ino;
+		}
+	pthread_mutex_unlock(&fs->node_lock);
+	for (size_t i = 0; i < n_inval && fs->se; i++) {
+		int r = fuse_lowlevel_notify_inval_inode(fs->se, inval[i], 0, 0);
+		if (r < 0 && r != -ENOENT)
+			pcapfs_log("dropping the kernel's cache of node %" PRIu64 ": %s", inval[i],
+				   strerror(-r));
+	}
+	free(inval);
+	if (fs->debug)
+		pcapfs_log("catalogue content generation %" PRId64 "%s: %zu cached windows revalidated",
+			   gen, running > 0 ? " (import running)" : "", n_inval);
+	return 0;
+}
+
+static void *content_watch(void *arg)
+{
+	struct pcapfs *fs = arg;
+	bool failing = false;
+	pthread_mutex_lock(&fs->watch_lock);
+	while (!fs->watch_stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += 1;
+		pthread_cond_timedwait(&fs->watch_cv, &fs->watch_lock, &until);
+		if (fs->watch_stop)
+			break;
+		pthread_mutex_unlock(&fs->watch_lock);
+		int e = content_state_poll(fs);
+		if (e < 0 && !failing)
+			pcapfs_log("watching the catalogue for changes: %s (retrying)", strerror(-e));
+		failing = e < 0;
+		pthread_mutex_lock(&fs->watch_lock);
+	}
+	pthread_mutex_unlock(&fs->watch_lock);
+	return NULL;
+}
+
+int content_watch_start(struct pcapfs *fs)
+{
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&fs->watch_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&fs->watch_lock, NULL);
+	int e = pthread_create(&fs->watcher, NULL, content_watch, fs);
+	if (e != 0)
+		return -e;
+	fs->watcher_started = true;
+	return 0;
+}
+
+void content_watch_stop(struct pcapfs *fs)
+{
+	if (!fs->watcher_started)
+		return;
+	pthread_mutex_lock(&fs->watch_lock);
+	fs->watch_stop = true;
+	pthread_cond_signal(&fs->watch_cv);
+	pthread_mutex_unlock(&fs->watch_lock);
+	pthread_join(fs->watcher, NULL);
+	fs->watcher_started = false;
+}

@@ -13,6 +13,7 @@
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "audit.h"
@@ -36,6 +37,7 @@ struct snap {
 	struct plan *plan;
 	int refs;
 	bool immutable; /* nothing more can arrive in the window: cache it */
+	int64_t gen;	/* the catalogue's content generation when the plan was built */
 };
 
 struct wnode {
@@ -46,7 +48,8 @@ struct wnode {
 	 * open that follows; one that cannot keeps only its size and time, so that no segment
 	 * stays open for a file nobody reads. */
 	struct snap *snap;
-	bool attr_known; /* immutable: size and mtime below are final */
+	bool attr_known; /* immutable: size and mtime below are final... */
+	int64_t attr_gen; /* ...while the catalogue's content generation is still this */
 	uint64_t size;
 	int64_t mtime_ns;
 	struct wnode *next;
@@ -73,6 +76,19 @@ struct pcapfs {
 	double cache_timeout; /* seconds, for windows that cannot change */
 	int64_t mounted_ns;
 	bool debug;
+
+	/* The catalogue's content generation and whether an import runs, polled by the watcher
+	 * thread (catalog_content_state): a settled window is cached only while neither moves;
+	 * when one does, every cached window is revalidated and the kernel's caches of it
+	 * dropped. */
+	struct fuse_session *se;
+	_Atomic int64_t content_gen;
+	_Atomic bool importing;
+	pthread_t watcher;
+	bool watcher_started;
+	pthread_mutex_t watch_lock;
+	pthread_cond_t watch_cv;
+	bool watch_stop;
 };
 
 /* One open window file: its snapshot and what the close record needs. */
@@ -127,6 +143,11 @@ int window_open_snap(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct 
 		     struct snap **ret);
 
 void snap_unref(struct snap *s);
+/* Read the content state once (at start, before the session runs: 0 or a negative errno),
+ * then watch it from a thread until content_watch_stop. */
+int content_state_poll(struct pcapfs *fs);
+int content_watch_start(struct pcapfs *fs);
+void content_watch_stop(struct pcapfs *fs);
 void pcapfs_nodes_free(struct pcapfs *fs);
 /* Log one line to stderr (journal/syslog when run by systemd). */
 void pcapfs_log(const char *fmt, ...) _printf_(1, 2);

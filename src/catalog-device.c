@@ -796,3 +796,22 @@ int catalog_registry_generation(struct catalog *c, int64_t *ret)
 	*ret = sqlite3_column_int64(st, 0);
 	return 0;
 }
+
+int catalog_content_state(struct catalog *c, int64_t *ret_generation, int64_t *ret_imports_running)
+{
+	static const char sql[] =
+		"SELECT (SELECT value FROM counters WHERE name = 'content_generation'),"
+		"       (SELECT count(*) FROM imports WHERE state = 0)"; /* IMPORT_RUNNING */
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r = catalog_stmt(c, sql, &st, NULL);
+	if (r < 0)
+		return r;
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW)
+		return catalog_sqlerr(c, rc, NULL, NULL);
+	if (sqlite3_column_type(st, 0) == SQLITE_NULL)
+		return -EPROTO;
+	*ret_generation = sqlite3_column_int64(st, 0);
+	*ret_imports_running = sqlite3_column_int64(st, 1);
+	return 0;
+}

@@ -97,12 +97,32 @@ static const char schema_v2[] =
 	"  PRIMARY KEY (interface_id, ts_ns)) WITHOUT ROWID;"
 	"CREATE INDEX capture_stats_time ON capture_stats (ts_ns);";
 
+/* Schema version 3: counters.content_generation, bumped (by triggers) by every change that
+ * can alter a window that had stopped growing: a segment removed (retention, rollback), a
+ * segment of an import added (imports write into the past), a live segment that starts
+ * before another segment of its interface (the clock stepped back), summaries replaced
+ * (reindex), an import begun or ended. Readers that cache settled windows (the mount) watch
+ * it. Live capture's ordinary rotation does not bump it. */
+static const char schema_v3[] =
+	"INSERT INTO counters VALUES ('content_generation', 1);"
+	"CREATE INDEX segments_interface_time ON segments (interface_id, t_first);"
+#define BUMP "BEGIN UPDATE counters SET value = value + 1 WHERE name = 'content_generation'; END;"
+	"CREATE TRIGGER segments_content_ad AFTER DELETE ON segments " BUMP
+	"CREATE TRIGGER segments_content_ai AFTER INSERT ON segments WHEN NEW.import_id != 0"
+	"  OR NEW.t_first < (SELECT max(t_first) FROM segments"
+	"                    WHERE interface_id = NEW.interface_id AND id != NEW.id) " BUMP
+	"CREATE TRIGGER segment_devices_content_ad AFTER DELETE ON segment_devices " BUMP
+	"CREATE TRIGGER imports_content_ai AFTER INSERT ON imports " BUMP
+	"CREATE TRIGGER imports_content_au AFTER UPDATE OF state ON imports " BUMP;
+#undef BUMP
+
 /* migrations[v] brings a catalogue from version v - 1 to v. Append only; never edit a
  * script that has shipped. */
 static const char *const migrations[] = {
 	NULL,
 	schema_v1,
 	schema_v2,
+	schema_v3,
 };
 _Static_assert(ELEMENTSOF(migrations) == CATALOG_SCHEMA_VERSION + 1,
 	       "one migration per schema version");

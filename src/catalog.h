@@ -16,7 +16,7 @@
 #include "classify.h"
 #include "errbuf.h"
 
-#define CATALOG_SCHEMA_VERSION 2
+#define CATALOG_SCHEMA_VERSION 3
 #define DEVICE_NAME_MAX 64
 #define TAG_MAX 64
 #define OWNER_MAX 64 /* a user name or "@group" */
@@ -115,6 +115,9 @@ int catalog_address_release(struct catalog *c, int64_t device_id, const struct a
 int catalog_load_devmap(struct catalog *c, struct devmap **ret, struct errbuf *err);
 /* A number that changes whenever devices or addresses change (for cheap reload checks). */
 int catalog_registry_generation(struct catalog *c, int64_t *ret);
+/* counters.content_generation (changes whenever a window that had stopped growing may have
+ * changed: see catalog.c) and the number of imports still running. */
+int catalog_content_state(struct catalog *c, int64_t *ret_generation, int64_t *ret_imports_running);
 
 /* ---- interfaces and segments ---------------------------------------------------------- */
 

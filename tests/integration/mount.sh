@@ -14,8 +14,8 @@ if ensure_audit; then AUDIT_OPT=audit=required; else AUDIT_OPT=audit=best-effort
 MNT=$T/mnt
 chmod 755 "$T" # other users must reach the mount point
 mkdir -p "$MNT"
-mount_fs() {
-	"$PCAPFS" "$SPOOL" "$MNT" -f -o cache_timeout=2,$AUDIT_OPT 2>>"$T/fs.log" &
+mount_fs() { # [CACHE_TIMEOUT]
+	"$PCAPFS" "$SPOOL" "$MNT" -f -o cache_timeout=${1:-2},$AUDIT_OPT 2>>"$T/fs.log" &
 	FS_PID=$!
 	for i in $(seq 1 100); do mountpoint -q "$MNT" && return 0; sleep 0.05; done
 	fail "mount did not appear: $(cat "$T/fs.log")"
@@ -237,6 +237,25 @@ if [ "$AUDIT_OPT" = audit=required ]; then
 	cat "$D/dev-002/20261122T080000Z--20261122T090000Z.pcap" >/dev/null || fail "no open after auditing came back"
 	pass "audit=required refuses opens while auditing is disabled, with a log line"
 fi
+
+# A settled window that changes later (an import into the past) shows the change at the next
+# access within about a second, although settled windows are cached for cache_timeout.
+umount_fs
+mount_fs 3600
+OW="$D/dev-004/20231114T220000Z--20231114T230000Z.pcap"
+"$PCAPFS_GEN" --packets 3000 --devices 20 --seed 41 --start 1699999200 --duration 3000 -o "$T/old1.pcap"
+"$PCAPFS_GEN" --packets 3000 --devices 20 --seed 42 --start 1699999200 --duration 3000 -o "$T/old2.pcap"
+ctl import --interface old1 --no-progress "$T/old1.pcap" 2>/dev/null
+sleep 1.5 # the import's end reaches the mount's watcher
+s1=$(stat -c %s "$OW")
+cmp "$OW" <(ctl extract dev-004 20231114T220000Z--20231114T230000Z -o /dev/stdout) || fail "settled window differs from extract"
+[ "$(stat -c %s "$OW")" = "$s1" ] || fail "settled window size moved without a change"
+ctl import --interface old2 --no-progress "$T/old2.pcap" 2>/dev/null
+for i in $(seq 1 30); do [ "$(stat -c %s "$OW")" != "$s1" ] && break; sleep 0.1; done
+s2=$(stat -c %s "$OW")
+[ "$s2" -gt "$s1" ] || fail "the settled window did not grow after an import into it ($s1 -> $s2)"
+cmp "$OW" <(ctl extract dev-004 20231114T220000Z--20231114T230000Z -o /dev/stdout) || fail "changed settled window differs from extract"
+pass "a settled window changed by a later import shows the change at the next access ($s1 -> $s2 bytes)"
 
 # SIGTERM unmounts cleanly.
 kill -TERM "$FS_PID"

@@ -710,6 +710,57 @@ static void test_imports(void)
 	catalog_close(c);
 }
 
+/* The content generation moves with every change that can alter a settled window, and
+ * with nothing that live capture does in order. */
+static void test_content_generation(void)
+{
+	struct catalog *c = open_new("content.db");
+	struct errbuf e = { "" };
+	int64_t dev, eth0, imp, i1, g, g_prev, running;
+	struct segment_device_summary sum = { 0 };
+
+	if (!c)
+		return;
+	OK(catalog_device_add(c, "dev1", "", "", &dev, &e));
+	OK(catalog_interface_get(c, "eth0", true, &eth0, &e));
+	OK(catalog_interface_get(c, "import", true, &imp, &e));
+	OK(catalog_content_state(c, &g_prev, &running));
+	CHECK_INT(running, 0);
+#define MOVED(want)                                                      \
+	do {                                                             \
+		OK(catalog_content_state(c, &g, &running));              \
+		if (want)                                                \
+			CHECK(g > g_prev);                               \
+		else                                                     \
+			CHECK_INT(g, g_prev);                            \
+		g_prev = g;                                              \
+	} while (0)
+	sum = (struct segment_device_summary){ .device_id = dev, .t_first = T0 + SEC,
+					       .t_last = T0 + 2 * SEC, .packets = 1, .bytes = 100 };
+	int64_t a = add_segment(c, eth0, T0, 0);
+	MOVED(false);
+	seal(c, a, T0 + SEC, T0 + 2 * SEC, &sum, 1);
+	MOVED(false);
+	int64_t b = add_segment(c, eth0, T0 + 60 * SEC, 0);
+	MOVED(false);
+	add_segment(c, eth0, T0 + 30 * SEC, 0); /* the clock stepped back */
+	MOVED(true);
+	OK(catalog_import_begin(c, "/data/a.pcap", &i1, &e));
+	MOVED(true);
+	CHECK_INT(running, 1);
+	add_segment(c, imp, T0 - HOUR, i1);
+	MOVED(true);
+	OK(catalog_import_end(c, i1, IMPORT_DONE, 1, 100, &e));
+	MOVED(true);
+	CHECK_INT(running, 0);
+	seal(c, a, T0 + SEC, T0 + 2 * SEC, &sum, 1); /* reindex: summaries replaced */
+	MOVED(true);
+	OK(catalog_segment_delete(c, b, &e)); /* retention */
+	MOVED(true);
+#undef MOVED
+	catalog_close(c);
+}
+
 static void test_locking_and_rdonly(void)
 {
 	struct catalog *c = open_new("lock.db"), *ro = NULL;
@@ -793,6 +844,7 @@ int main(void)
 	test_addresses();
 	test_segments();
 	test_imports();
+	test_content_generation();
 	test_locking_and_rdonly();
 	remove_dir();
 	sqlite3_shutdown();
