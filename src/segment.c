@@ -441,15 +441,24 @@ out:
 }
 
 int segment_writer_seal(struct segment_writer *w, bool durable, struct segment_result *ret,
-			struct errbuf *err)
+			bool *ret_freed, struct errbuf *err)
 {
 	int e = segment_writer_flush(w, err);
-	if (e == 0)
-		e = seal_files(w->dirfd, w->relpath, w->id, w->fd, w->idx_fd, durable, ret, err);
+	if (e < 0) {
+		*ret_freed = false; /* the records are still in w's buffer */
+		return err_prefix(err, -e, "sealing %s: ", w->relpath);
+	}
+	e = seal_files(w->dirfd, w->relpath, w->id, w->fd, w->idx_fd, durable, ret, err);
 	if (e < 0)
 		err_prefix(err, -e, "sealing %s: ", w->relpath);
 	writer_free(w);
+	*ret_freed = true;
 	return e;
+}
+
+void segment_writer_release(struct segment_writer *w)
+{
+	writer_free(w);
 }
 
 int segment_unlink(int dirfd, const char *relpath)

@@ -75,11 +75,18 @@ struct segment_result {
 void segment_result_done(struct segment_result *r);
 
 /* Flush, seal the index (write to a temporary file, optionally fsync both files, rename) and
- * fill ret. The writer is freed whatever the outcome. */
+ * fill ret. Returns 0 with w freed (*ret_freed true). When the flush fails (a full disk, an
+ * I/O error) the error is returned with *ret_freed false and w untouched, its records still
+ * buffered: the caller retries later or gives the writer up with segment_writer_release. A
+ * failure after the flush frees w (*ret_freed true): every record is then in the segment
+ * file, which stays OPEN for recovery. */
 int segment_writer_seal(struct segment_writer *w, bool durable, struct segment_result *ret,
-			struct errbuf *err);
+			bool *ret_freed, struct errbuf *err);
 /* Close and unlink both files (rollback of an import). Accepts NULL. */
 void segment_writer_abort(struct segment_writer *w);
+/* Close the files, keep them (an OPEN segment that recovery completes) and free w; what is
+ * still buffered is dropped. Accepts NULL. */
+void segment_writer_release(struct segment_writer *w);
 
 /* Walk the records of a segment in [from, to) (to = UINT64_MAX: to the end). cb gets each
  * record; a negative return stops the walk and is returned. The walk stops at the first

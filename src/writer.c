@@ -138,15 +138,26 @@ int writer_rotate(struct writer *w, struct errbuf *err)
 	if (!w->cur)
 		return 0;
 	struct segment_result res = {0};
-	struct segment_writer *s = w->cur;
+	bool freed;
+	int e = segment_writer_seal(w->cur, w->o.durable, &res, &freed, err);
+	if (!freed)
+		return e; /* nothing lost: the records stay buffered in w->cur, the next call retries */
 	w->cur = NULL;
-	int e = segment_writer_seal(s, w->o.durable, &res, err);
 	if (e == 0)
 		e = spool_segment_finish(w->sp, &w->cur_row, &res, err);
 	if (e == 0 && res.packets)
 		w->st.segments_sealed++;
 	segment_result_done(&res);
 	return e;
+}
+
+bool writer_open_period(const struct writer *w, int64_t *ret_start, int64_t *ret_end)
+{
+	if (!w->cur)
+		return false;
+	*ret_start = w->period_start;
+	*ret_end = w->period_end;
+	return true;
 }
 
 static int write_rec(struct writer *w, uint32_t linktype, int64_t ts_ns, uint32_t caplen,
@@ -208,6 +219,9 @@ int writer_close(struct writer *w, struct errbuf *err)
 	if (!w)
 		return 0;
 	int e = writer_rotate(w, err);
+	/* A seal that could not flush leaves the segment OPEN on disk with what reached it;
+	 * the next writer of this interface recovers it. */
+	segment_writer_release(w->cur);
 	if (w->lock_fd >= 0)
 		close(w->lock_fd);
 	free(w);

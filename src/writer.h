@@ -52,8 +52,15 @@ int writer_write_ref(struct writer *w, uint32_t linktype, int64_t ts_ns, uint32_
 /* Make everything written so far visible to readers (segment bytes, then index chunk). */
 int writer_flush(struct writer *w, struct errbuf *err);
 
-/* Seal the open segment (e.g. when its period has passed with no new packet). */
+/* Seal the open segment (e.g. when its period has passed with no new packet). A failure to
+ * write the buffered records keeps the segment open with its records (nothing is lost; call
+ * again); a failure after that leaves an OPEN segment that recovery completes.
+ * writer_write and writer_write_ref rotate through this, so after any failure of theirs
+ * every record accepted before is still held, and the record passed was not taken. */
 int writer_rotate(struct writer *w, struct errbuf *err);
+
+/* The aligned period [*ret_start, *ret_end) of the open segment; false when none is open. */
+bool writer_open_period(const struct writer *w, int64_t *ret_start, int64_t *ret_end);
 
 void writer_set_devmap(struct writer *w, const struct devmap *m);
 const struct writer_stats *writer_stats(const struct writer *w);

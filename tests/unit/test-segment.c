@@ -110,7 +110,9 @@ int main(void)
 	copy_file("orig.pcap", "live.pcap", (off_t)off);
 	copy_file("orig.idx", "live.idx", idx_len);
 	struct segment_result res;
-	CHECK_INT(segment_writer_seal(w, false, &res, &err), 0);
+	bool freed;
+	CHECK_INT(segment_writer_seal(w, false, &res, &freed, &err), 0);
+	CHECK(freed);
 	CHECK_INT(res.packets, N);
 	segment_result_done(&res);
 
