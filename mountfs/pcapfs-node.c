@@ -116,8 +116,8 @@ void pcapfs_nodes_free(struct pcapfs *fs)
  * Returns 0, -ENOENT (no such device, or not for this caller), -EACCES (PAM refuses the
  * account), -EIO. */
 
-int check_device_info(struct pcapfs *fs, fuse_req_t req, const char *name, int64_t id,
-			     int64_t *ret_id, struct access_info *info)
+static int check_access(struct pcapfs *fs, fuse_req_t req, const char *name, int64_t id,
+			const struct window *w, int64_t *ret_id, struct access_info *info)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct identity who = {.uid = ctx->uid, .gid = ctx->gid};
@@ -149,21 +149,36 @@ int check_device_info(struct pcapfs *fs, fuse_req_t req, const char *name, int64
 	struct device d = {0};
 	struct grant *grants = NULL;
 	size_t n_grants = 0;
+	/* Limits change without a remount, like grants: read with them. */
+	struct policy_config pc = fs->pc;
 	pthread_mutex_lock(&fs->cat_lock);
 	int e = name ? catalog_device_get(fs->sp->cat, name, &d, &err)
 		     : catalog_device_get_by_id(fs->sp->cat, id, &d, &err);
 	if (e == 0 && ctx->uid != 0)
 		e = catalog_grants_load(fs->sp->cat, &grants, &n_grants, &err);
+	if (e == 0 && ctx->uid != 0)
+		e = catalog_role_limits_load(fs->sp->cat, pc.limits, &err);
 	pthread_mutex_unlock(&fs->cat_lock);
 	if (e == 0) {
 		struct policy_decision pd = {.allow = true};
 		if (ctx->uid != 0)
-			policy_device(&fs->pc, &who, pam_ok, &d, grants, n_grants, &pd);
+			policy_device(&pc, &who, pam_ok, &d, grants, n_grants, &pd);
 		e = pd.allow ? 0 : -ENOENT;
 		*ret_id = d.id;
 		info->exists = true;
 		snprintf(info->device, sizeof(info->device), "%s", d.name);
 		snprintf(info->reason, sizeof(info->reason), "%s", pd.reason);
+		if (e == 0 && ctx->uid != 0) {
+			info->limits = pc.limits[policy_role(&pc, &who)];
+			if (w) {
+				struct policy_decision wd;
+				policy_window(&pc, &who, w->start_ns, w->end_ns, now_ns(), &wd);
+				if (!wd.allow) {
+					e = -EACCES;
+					snprintf(info->reason, sizeof(info->reason), "%s", wd.reason);
+				}
+			}
+		}
 	} else if (e != -ENOENT) {
 		pcapfs_log("catalogue: %s", err.msg);
 		e = -EIO;
@@ -174,10 +189,22 @@ int check_device_info(struct pcapfs *fs, fuse_req_t req, const char *name, int64
 	return e;
 }
 
+int check_device_info(struct pcapfs *fs, fuse_req_t req, const char *name, int64_t id,
+		      int64_t *ret_id, struct access_info *info)
+{
+	return check_access(fs, req, name, id, NULL, ret_id, info);
+}
+
 int check_device(struct pcapfs *fs, fuse_req_t req, const char *name, int64_t id,
 			int64_t *ret_id)
 {
-	return check_device_info(fs, req, name, id, ret_id, NULL);
+	return check_access(fs, req, name, id, NULL, ret_id, NULL);
+}
+
+int check_window_info(struct pcapfs *fs, fuse_req_t req, int64_t id, const struct window *w,
+		      int64_t *ret_id, struct access_info *info)
+{
+	return check_access(fs, req, NULL, id, w, ret_id, info);
 }
 
 /* Write the audit record of an access. Returns 0, or -EACCES when the record could not be

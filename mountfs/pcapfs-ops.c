@@ -128,7 +128,15 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			fuse_reply_err(req, -e);
 			return;
 		}
-		e = check_device(fs, req, NULL, dev, &id);
+		struct access_info ai;
+		e = check_window_info(fs, req, dev, &w, &id, &ai);
+		if (e == -EACCES && ai.exists) {
+			const struct fuse_ctx *ctx = fuse_req_ctx(req);
+			char wname[WINDOW_NAME_BUF];
+			window_format(&w, wname, sizeof(wname));
+			(void)audit_access(fs, "lookup", ctx->uid, ctx->gid, ctx->pid, ai.user,
+					   ai.device, wname, false, ai.reason, 0, 0);
+		}
 		if (e < 0) {
 			fuse_reply_err(req, -e);
 			return;
@@ -192,7 +200,8 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_attr(req, &st, of->snap->immutable ? fs->cache_timeout : 0);
 		return;
 	}
-	int e = check_device(fs, req, NULL, dev, &id);
+	struct access_info ai;
+	int e = check_window_info(fs, req, dev, &w, &id, &ai);
 	bool imm;
 	/* GETATTR without a path walk (fstat, the kernel checking EOF) answers from the
 	 * snapshot the node holds, the one the latest open serves: a file's size does not move
@@ -316,8 +325,10 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		identity_done(&who);
 	} else if (e == 0 && NODE_TYPE(ino) == NODE_DEVICE) {
 		int64_t dev = (int64_t)(ino & ((UINT64_C(1) << 56) - 1)), id;
-		e = check_device(fs, req, NULL, dev, &id);
+		struct access_info ai;
+		e = check_device_info(fs, req, NULL, dev, &id, &ai);
 		int64_t *hours = NULL;
+		int64_t now = now_ns();
 		size_t n = 0;
 		struct errbuf err;
 		if (e == 0) {
@@ -329,6 +340,10 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		}
 		for (size_t i = 0; e == 0 && i < n; i++) {
 			struct window w = {hours[i], hours[i] + 3600 * NS_PER_SEC};
+			/* Only the files the caller's role limits let it open (policy_window). */
+			if ((ai.limits.max_width_ns > 0 && 3600 * NS_PER_SEC > ai.limits.max_width_ns) ||
+			    (ai.limits.max_lookback_ns > 0 && w.start_ns < now - ai.limits.max_lookback_ns))
+				continue;
 			char name[WINDOW_NAME_BUF];
 			window_format(&w, name, sizeof(name));
 			uint64_t wino = node_get(fs, dev, &w);
@@ -393,7 +408,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct access_info ai;
 	char wname[WINDOW_NAME_BUF];
 	window_format(&w, wname, sizeof(wname));
-	int e = check_device_info(fs, req, NULL, dev, &id, &ai);
+	int e = check_window_info(fs, req, dev, &w, &id, &ai);
 	if (e < 0) {
 		if (ai.exists)
 			(void)audit_access(fs, "open", ctx->uid, ctx->gid, ctx->pid, ai.user, ai.device,

@@ -119,6 +119,7 @@ struct access_info {
 	char device[DEVICE_NAME_MAX + 1];
 	char reason[POLICY_REASON_MAX];
 	bool exists; /* the device exists (a refusal of it is audited) */
+	struct role_limits limits; /* the caller's window limits when allowed (0: none) */
 };
 
 /* May the caller of req read the device (by name, or by id when name is NULL)? 0, -ENOENT
@@ -126,6 +127,10 @@ struct access_info {
 int check_device_info(struct pcapfs *fs, fuse_req_t req, const char *name, int64_t id,
 		      int64_t *ret_id, struct access_info *info);
 int check_device(struct pcapfs *fs, fuse_req_t req, const char *name, int64_t id, int64_t *ret_id);
+/* The same for a window of device id, also by the caller's role limits: -EACCES (with the
+ * reason in info) for a window wider than the role may read or reaching too far back. */
+int check_window_info(struct pcapfs *fs, fuse_req_t req, int64_t id, const struct window *w,
+		      int64_t *ret_id, struct access_info *info);
 /* The audit record of an access: 0, or -EACCES when it could not be written and auditing is
  * required (the access must then be refused). */
 int audit_access(struct pcapfs *fs, const char *op, uid_t uid, gid_t gid, pid_t pid,

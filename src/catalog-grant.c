@@ -191,3 +191,66 @@ int catalog_window_totals(struct catalog *c, int64_t device_id, int64_t from_ns,
 	ret->open_segments = (uint64_t)sqlite3_column_int64(st_open, 0);
 	return 0;
 }
+
+/* ---- per-role limits ------------------------------------------------------------------------ */
+
+static const char *const limit_roles[ROLE_LIMITS_ROLES] = {"user", "auditor", "admin"};
+#define LIMIT_MAX_NS (INT64_C(1) << 62) /* any configured limit is below this */
+
+int catalog_role_limits_load(struct catalog *c, struct role_limits ret[ROLE_LIMITS_ROLES],
+			     struct errbuf *err)
+{
+	for (size_t i = 0; i < ROLE_LIMITS_ROLES; i++) {
+		char key[64], val[32];
+		int64_t *dst[2] = {&ret[i].max_width_ns, &ret[i].max_lookback_ns};
+		const char *names[2] = {"max_width_ns", "max_lookback_ns"};
+		for (size_t k = 0; k < 2; k++) {
+			snprintf(key, sizeof(key), "limit.%s.%s", limit_roles[i], names[k]);
+			*dst[k] = 0;
+			int r = catalog_meta_get(c, key, val, sizeof(val));
+			if (r == -ENOENT)
+				continue;
+			if (r < 0)
+				return err_set(err, -r, "reading %s: %s", key, strerror(-r));
+			char *end;
+			errno = 0;
+			long long v = strtoll(val, &end, 10);
+			if (errno || end == val || *end || v < 0 || v >= LIMIT_MAX_NS)
+				return err_set(err, EPROTO, "catalogue: %s holds '%s', not a duration in "
+					       "nanoseconds", key, val);
+			*dst[k] = v;
+		}
+	}
+	return 0;
+}
+
+int catalog_role_limits_set(struct catalog *c, const char *role, int64_t max_width_ns,
+			    int64_t max_lookback_ns, struct errbuf *err)
+{
+	size_t i;
+	for (i = 0; i < ROLE_LIMITS_ROLES; i++)
+		if (strcmp(role, limit_roles[i]) == 0)
+			break;
+	if (i == ROLE_LIMITS_ROLES)
+		return err_set(err, EINVAL, "unknown role '%s' (user, auditor or admin)", role);
+	if (max_width_ns >= LIMIT_MAX_NS || max_lookback_ns >= LIMIT_MAX_NS)
+		return err_set(err, EINVAL, "limit too large");
+	int r = catalog_begin(c, err);
+	if (r < 0)
+		return r;
+	int64_t v[2] = {max_width_ns, max_lookback_ns};
+	const char *names[2] = {"max_width_ns", "max_lookback_ns"};
+	for (size_t k = 0; r == 0 && k < 2; k++) {
+		if (v[k] < 0)
+			continue;
+		char key[64], val[32];
+		snprintf(key, sizeof(key), "limit.%s.%s", limit_roles[i], names[k]);
+		snprintf(val, sizeof(val), "%" PRId64, v[k]);
+		r = catalog_meta_set(c, key, val, err);
+	}
+	if (r == 0)
+		r = catalog_commit(c, err);
+	if (r < 0)
+		catalog_rollback(c);
+	return r;
+}

@@ -237,6 +237,18 @@ int catalog_grant_remove(struct catalog *c, const char *principal, const char *t
 int catalog_grant_foreach(struct catalog *c, int (*cb)(const struct grant *g, void *userdata),
 			  void *userdata, struct errbuf *err);
 /* All grants as one malloc'd array (*ret may be NULL when there are none). */
+/* Per-role limits on windows (policy.h): 0 = no limit. Stored in the meta table as
+ * limit.<role>.max_width_ns and limit.<role>.max_lookback_ns. */
+struct role_limits {
+	int64_t max_width_ns;
+	int64_t max_lookback_ns;
+};
+#define ROLE_LIMITS_ROLES 3 /* user, auditor, admin */
+int catalog_role_limits_load(struct catalog *c, struct role_limits ret[ROLE_LIMITS_ROLES],
+			     struct errbuf *err);
+/* role: "user", "auditor" or "admin". A negative value leaves that limit as it is. */
+int catalog_role_limits_set(struct catalog *c, const char *role, int64_t max_width_ns,
+			    int64_t max_lookback_ns, struct errbuf *err);
 int catalog_grants_load(struct catalog *c, struct grant **ret, size_t *ret_n, struct errbuf *err);
 
 /* ---- window totals ------------------------------------------------------------------------ */

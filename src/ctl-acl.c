@@ -6,12 +6,16 @@
 
 #include "ctl.h"
 #include "policy.h"
+#include "window.h"
 
 static const char grant_help[] =
 	"Usage: pcapfsctl [--spool DIR] grant PRINCIPAL TARGET\n"
 	"       pcapfsctl [--spool DIR] revoke PRINCIPAL TARGET\n"
 	"       pcapfsctl [--spool DIR] [--json] acl list [--device NAME | --user NAME]\n"
 	"       pcapfsctl [--spool DIR] explain --uid UID|USER PATH|DEVICE\n"
+	"       pcapfsctl [--spool DIR] [--json] limits\n"
+	"       pcapfsctl [--spool DIR] limits set ROLE [--max-width DURATION|none]\n"
+	"                 [--max-lookback DURATION|none]\n"
 	"\n"
 	"Who may read a device's traffic, first rule that matches wins:\n"
 	"  root; nobody whose account PAM refuses (service pcapfs); members of the admin group\n"
@@ -25,7 +29,15 @@ static const char grant_help[] =
 	"acl list shows grants and owners, all of them or those that concern one device or one\n"
 	"user (with the user's groups). explain says which rule allows or denies a user reading\n"
 	"a path of the filesystem (/pcap/DEVICE/WINDOW.pcap, /pcap/DEVICE) or a device; it\n"
-	"exits 0 when the access is allowed and 1 when it is denied.\n";
+	"exits 0 when the access is allowed and 1 when it is denied.\n"
+	"\n"
+	"Window limits per role (ROLE: user, auditor or admin; root has none). A caller is an\n"
+	"admin (admin group), else an auditor (auditor group), else a user; owners and grant\n"
+	"holders are users. --max-width: no window longer than DURATION; --max-lookback: no\n"
+	"window that starts more than DURATION before now. 'none' removes a limit. A window\n"
+	"beyond a limit is refused with EACCES (and audited); listings show only the hourly\n"
+	"files the caller may open. Limits take effect at the next access, without a remount.\n"
+	"DURATION: seconds, or a number with s, m, h or d (90m, 1h, 30d).\n";
 
 static int change(struct ctl *c, bool add, int argc, char **argv)
 {
@@ -217,6 +229,19 @@ int cmd_explain(struct ctl *c, int argc, char **argv)
 	char dev[DEVICE_NAME_MAX + 1];
 	if (device_of_path(argv[optind], dev, sizeof(dev)) < 0)
 		return ctl_usage("explain", "'%s' names no device", argv[optind]);
+	/* A window file (/pcap/DEVICE/WINDOW.pcap) is also checked against the role limits. */
+	struct window win;
+	bool has_win = false;
+	const char *rel = argv[optind] + strspn(argv[optind], "/");
+	if (strncmp(rel, "pcap/", 5) == 0)
+		rel += 5;
+	const char *slash = strchr(rel, '/');
+	if (slash && slash[1]) {
+		struct errbuf werr = {{0}};
+		if (window_parse(slash + 1, true, INT64_MAX, &win, &werr) < 0)
+			return ctl_usage("explain", "%s: %s", slash + 1, werr.msg);
+		has_win = true;
+	}
 
 	struct errbuf err = {{0}};
 	struct identity id;
@@ -240,7 +265,15 @@ int cmd_explain(struct ctl *c, int argc, char **argv)
 	if (e == 0)
 		e = catalog_grants_load(sp->cat, &grants, &n_grants, &err);
 	if (e == 0)
+		e = catalog_role_limits_load(sp->cat, pc.limits, &err);
+	if (e == 0)
 		policy_device(&pc, &id, pam_ok, &d, grants, n_grants, &pd);
+	if (e == 0 && pd.allow && has_win) {
+		struct policy_decision wd;
+		policy_window(&pc, &id, win.start_ns, win.end_ns, now_ns(), &wd);
+		if (!wd.allow)
+			pd = wd;
+	}
 	spool_close(sp);
 	free(grants);
 	device_done(&d);
@@ -253,4 +286,92 @@ int cmd_explain(struct ctl *c, int argc, char **argv)
 	       !pam_ok ? " — " : "", !pam_ok ? perr.msg : "");
 	identity_done(&id);
 	return pd.allow ? 0 : 1;
+}
+
+static void format_limit(int64_t ns, char *buf, size_t size)
+{
+	if (ns <= 0)
+		snprintf(buf, size, "none");
+	else if (ns % (86400 * NS_PER_SEC) == 0)
+		snprintf(buf, size, "%" PRId64 "d", ns / (86400 * NS_PER_SEC));
+	else if (ns % (3600 * NS_PER_SEC) == 0)
+		snprintf(buf, size, "%" PRId64 "h", ns / (3600 * NS_PER_SEC));
+	else if (ns % (60 * NS_PER_SEC) == 0)
+		snprintf(buf, size, "%" PRId64 "m", ns / (60 * NS_PER_SEC));
+	else
+		snprintf(buf, size, "%" PRId64 "s", ns / NS_PER_SEC);
+}
+
+int cmd_limits(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"max-width", required_argument, NULL, 'w'},
+		{"max-lookback", required_argument, NULL, 'b'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	int64_t width = -1, lookback = -1;
+	int o;
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'w':
+		case 'b': {
+			int64_t *dst = o == 'w' ? &width : &lookback;
+			if (strcmp(optarg, "none") == 0)
+				*dst = 0;
+			else if (ctl_parse_duration(optarg, dst) < 0)
+				return 2;
+			else if (*dst < NS_PER_SEC)
+				return ctl_usage("limits", "a limit must be at least 1 s (or none)");
+			break;
+		}
+		case 'h':
+			fputs(grant_help, stdout);
+			return 0;
+		default:
+			return ctl_usage("limits", "invalid option");
+		}
+	}
+	struct errbuf err = {{0}};
+	struct spool *sp;
+	if (argc - optind == 0) {
+		if (width >= 0 || lookback >= 0)
+			return ctl_usage("limits", "--max-width and --max-lookback go with 'limits set ROLE'");
+		if (ctl_open_spool(c, SPOOL_RDONLY, &sp) < 0)
+			return 1;
+		struct role_limits l[ROLE_LIMITS_ROLES];
+		int e = catalog_role_limits_load(sp->cat, l, &err);
+		spool_close(sp);
+		if (e < 0)
+			return ctl_fail("%s", err.msg);
+		static const char *const cols[] = {"role", "max_width", "max_lookback"};
+		struct table *t = table_new(cols, ELEMENTSOF(cols));
+		if (!t)
+			return ctl_fail("out of memory");
+		for (int r = 0; e == 0 && r < ROLE_LIMITS_ROLES; r++) {
+			char wb[32], lb[32];
+			format_limit(l[r].max_width_ns, wb, sizeof(wb));
+			format_limit(l[r].max_lookback_ns, lb, sizeof(lb));
+			const char *cells[] = {policy_role_name((enum policy_role)r), wb, lb};
+			e = table_add(t, cells, NULL);
+		}
+		if (e == 0)
+			table_print(t, stdout, c->json);
+		table_free(t);
+		return e < 0 ? ctl_fail("out of memory") : 0;
+	}
+	if (argc - optind != 2 || strcmp(argv[optind], "set") != 0)
+		return ctl_usage("limits", "expected no argument, or 'set ROLE' with options");
+	enum policy_role role;
+	if (policy_role_parse(argv[optind + 1], &role) < 0)
+		return ctl_usage("limits", "unknown role '%s' (user, auditor or admin)", argv[optind + 1]);
+	if (width < 0 && lookback < 0)
+		return ctl_usage("limits", "expected --max-width and/or --max-lookback");
+	if (ctl_open_spool(c, SPOOL_NO_RECOVER, &sp) < 0)
+		return 1;
+	int e = catalog_role_limits_set(sp->cat, argv[optind + 1], width, lookback, &err);
+	spool_close(sp);
+	if (e < 0)
+		return ctl_fail("%s", err.msg[0] ? err.msg : strerror(-e));
+	return 0;
 }

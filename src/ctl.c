@@ -47,6 +47,8 @@ static const char usage_text[] =
 	"      Grants and owners.\n"
 	"  explain --uid UID|USER PATH\n"
 	"      Which rule allows or denies a user reading a path or a device.\n"
+	"  limits, limits set ROLE [--max-width DURATION|none] [--max-lookback DURATION|none]\n"
+	"      Window limits per role (user, auditor, admin): show or set them.\n"
 	"\n"
 	"Global options:\n"
 	"  -s, --spool DIR        spool directory (default: $PCAPFS_SPOOL or " PCAPFS_DEFAULT_SPOOL ")\n"
@@ -306,6 +308,7 @@ int main(int argc, char **argv)
 		{"extract", cmd_extract}, {"verify", cmd_verify},   {"reindex", cmd_reindex},
 		{"status", cmd_status},	  {"grant", cmd_grant},	    {"revoke", cmd_revoke},
 		{"acl", cmd_acl},	  {"explain", cmd_explain},
+		{"limits", cmd_limits},
 	};
 	const char *cmd = argv[optind];
 	for (size_t i = 0; i < ELEMENTSOF(cmds); i++)

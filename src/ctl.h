@@ -61,3 +61,4 @@ int cmd_grant(struct ctl *c, int argc, char **argv);
 int cmd_revoke(struct ctl *c, int argc, char **argv);
 int cmd_acl(struct ctl *c, int argc, char **argv);
 int cmd_explain(struct ctl *c, int argc, char **argv);
+int cmd_limits(struct ctl *c, int argc, char **argv);

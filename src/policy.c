@@ -1,4 +1,5 @@
 /* policy.c — the access decision (rules in policy.h). Pure: no I/O but NSS group lookups. */
+#include <inttypes.h>
 #include <stdio.h>
 
 #include "policy.h"
@@ -8,6 +9,65 @@ void policy_config_default(struct policy_config *pc)
 	*pc = (struct policy_config){0};
 	snprintf(pc->admin_group, sizeof(pc->admin_group), "pcapfs-admin");
 	snprintf(pc->auditor_group, sizeof(pc->auditor_group), "pcapfs-audit");
+}
+
+_Static_assert(POLICY_N_ROLES == ROLE_LIMITS_ROLES, "one limit set per role");
+
+static const char *const role_names[POLICY_N_ROLES] = {"user", "auditor", "admin"};
+
+const char *policy_role_name(enum policy_role r)
+{
+	return (unsigned)r < POLICY_N_ROLES ? role_names[r] : "?";
+}
+
+int policy_role_parse(const char *s, enum policy_role *ret)
+{
+	for (int i = 0; i < POLICY_N_ROLES; i++)
+		if (strcmp(s, role_names[i]) == 0) {
+			*ret = (enum policy_role)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static void format_span(int64_t ns, char *buf, size_t size)
+{
+	int64_t s = ns / NS_PER_SEC;
+	if (ns % NS_PER_SEC)
+		snprintf(buf, size, "%.3f s", (double)ns / 1e9);
+	else if (s % 86400 == 0)
+		snprintf(buf, size, "%" PRId64 "d", s / 86400);
+	else if (s % 3600 == 0)
+		snprintf(buf, size, "%" PRId64 "h", s / 3600);
+	else if (s % 60 == 0)
+		snprintf(buf, size, "%" PRId64 "m", s / 60);
+	else
+		snprintf(buf, size, "%" PRId64 "s", s);
+}
+
+void policy_window(const struct policy_config *pc, const struct identity *id,
+		   int64_t start_ns, int64_t end_ns, int64_t now_ns, struct policy_decision *ret)
+{
+	*ret = (struct policy_decision){.allow = true};
+	if (id->uid == 0)
+		return;
+	enum policy_role role = policy_role(pc, id);
+	const struct role_limits *l = &pc->limits[role];
+	char span[32];
+	if (l->max_width_ns > 0 && end_ns - start_ns > l->max_width_ns) {
+		format_span(l->max_width_ns, span, sizeof(span));
+		ret->allow = false;
+		snprintf(ret->reason, sizeof(ret->reason), "window wider than %s, the limit of role %s",
+			 span, role_names[role]);
+		return;
+	}
+	if (l->max_lookback_ns > 0 && start_ns < now_ns - l->max_lookback_ns) {
+		format_span(l->max_lookback_ns, span, sizeof(span));
+		ret->allow = false;
+		snprintf(ret->reason, sizeof(ret->reason),
+			 "window starts more than %s ago, the look-back limit of role %s", span,
+			 role_names[role]);
+	}
 }
 
 enum policy_role policy_role(const struct policy_config *pc, const struct identity *id)

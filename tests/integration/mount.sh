@@ -204,6 +204,31 @@ ctl revoke "user:${P}b" dev-002
 as "${P}b" cat "$D/dev-002/20261122T080000Z--20261122T090000Z.pcap" >/dev/null 2>&1 && fail "a revoked grant still opens the device"
 pass "owner sees and reads only their device; others get ENOENT; grant and revoke take effect at the next access"
 
+# Role limits (pcapfsctl limits): the width and look-back of what a user may open, listings
+# showing only those files; root is never limited; explain gives the reason.
+errno_of() { as "$1" /usr/bin/python3 -c 'import os,sys
+try: open(sys.argv[1],"rb").close(); print(0)
+except OSError as e: print(e.errno)' "$2"; }
+H8=20261122T080000Z--20261122T090000Z H9=20261122T090000Z--20261122T100000Z
+ctl limits set user --max-width 30m
+[ "$(errno_of "${P}a" "$D/dev-002/$H9.pcap")" = 13 ] || fail "a window wider than the user limit opened"
+[ "$(errno_of "${P}a" "$D/dev-002/20261122T091000Z--20261122T093000Z.pcap")" = 0 ] || fail "a 20-minute window was refused"
+[ -z "$(as "${P}a" ls "$D/dev-002")" ] || fail "hourly files listed beyond the width limit: $(as "${P}a" ls "$D/dev-002")"
+cat "$D/dev-002/$H9.pcap" >/dev/null || fail "root is limited"
+ctl explain --uid "${P}a" "/pcap/dev-002/$H9.pcap" >"$T/explain" && fail "explain allows a window beyond the limit"
+grep -q "wider than 30m" "$T/explain" || fail "explain: $(cat "$T/explain")"
+# Look-back reaching to 08:50 of the data's day: the 08:00 hour is refused, 09:00 is not.
+ctl limits set user --max-width none --max-lookback $(( $(date +%s) - 1795338000 + 600 ))
+[ "$(errno_of "${P}a" "$D/dev-002/$H8.pcap")" = 13 ] || fail "a window beyond the look-back opened"
+[ "$(errno_of "${P}a" "$D/dev-002/$H9.pcap")" = 0 ] || fail "a window inside the look-back was refused"
+as "${P}a" ls "$D/dev-002" | grep -q "^$H8" && fail "an hour beyond the look-back is listed"
+as "${P}a" ls "$D/dev-002" | grep -q "^$H9" || fail "an hour inside the look-back is not listed"
+ctl --json limits | grep -q '"max_lookback"' || fail "limits --json"
+ctl limits set user --max-lookback none
+[ "$(errno_of "${P}a" "$D/dev-002/$H8.pcap")" = 0 ] || fail "removing the limit did not take effect"
+ctl limits set nobody --max-width 1h 2>/dev/null && fail "an unknown role was accepted"
+pass "role limits: width and look-back refuse with EACCES and trim listings, at the next access; root unlimited"
+
 # An account PAM refuses (expired) reads nothing, even with a grant: EACCES.
 useradd -M -N -g users "${P}x"
 on_exit "userdel ${P}x"
