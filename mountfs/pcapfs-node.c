@@ -421,37 +421,69 @@ int content_state_poll(struct pcapfs *fs)
 	atomic_store(&fs->importing, running > 0);
 	atomic_store(&fs->content_gen, gen);
 
-	/* Forget every cached size, then drop the kernel's attributes and pages of those
-	 * windows (outside the lock: the kernel may call back into the filesystem). */
-	size_t n_inval = 0, cap = 0;
-	uint64_t *inval = NULL;
+	/* Revalidate every cached size against the catalogue's summaries; drop those that
+	 * changed (or cannot be summed cheaply) and the kernel's attributes and pages of them
+	 * (outside the locks: the kernel may call back into the filesystem). Windows that did
+	 * not change keep their caches: retention removing last month's segments does not
+	 * evict this morning's windows from the page cache. */
+	struct cached {
+		uint64_t ino;
+		int64_t dev;
+		struct window w;
+		uint64_t size;
+		int64_t mtime_ns;
+	} *c = NULL;
+	size_t n_c = 0, cap = 0;
 	pthread_mutex_lock(&fs->node_lock);
 	for (size_t b = 0; b < WNODE_BUCKETS; b++)
 		for (struct wnode *n = fs->nodes[b]; n; n = n->next) {
 			if (!n->attr_known)
 				continue;
-			n->attr_known = false;
-			if (n_inval == cap) {
+			if (n_c == cap) {
 				size_t nc = cap ? cap * 2 : 1024;
-				uint64_t *ni = realloc(inval, nc * sizeof(*ni));
-				if (!ni)
-					continue; /* the node still revalidates; only the kernel's copy lives on */
-				inval = ni;
+				struct cached *ncp = realloc(c, nc * sizeof(*ncp));
+				if (!ncp) {
+					n->attr_known = false; /* revalidated at its next lookup */
+					continue;
+				}
+				c = ncp;
 				cap = nc;
 			}
-			inval[n_inval++] = n->ino;
+			c[n_c++] = (struct cached){n->ino, n->device_id, n->w, n->size, n->mtime_ns};
 		}
 	pthread_mutex_unlock(&fs->node_lock);
+	size_t n_inval = 0;
+	for (size_t i = 0; i < n_c; i++) {
+		struct window_totals t;
+		struct errbuf err;
+		pthread_mutex_lock(&fs->cat_lock);
+		int r = catalog_window_totals(fs->sp->cat, c[i].dev, c[i].w.start_ns, c[i].w.end_ns, &t, &err);
+		pthread_mutex_unlock(&fs->cat_lock);
+		bool same = r == 0 && running == 0 && t.partial == 0 && t.open_segments == 0 &&
+			    PCAP_GLOBAL_HDR_LEN + t.bytes == c[i].size &&
+			    (t.packets ? t.t_last : c[i].w.end_ns) == c[i].mtime_ns;
+		pthread_mutex_lock(&fs->node_lock);
+		struct wnode *n = node_find_locked(fs, c[i].ino);
+		if (n && n->attr_known && n->size == c[i].size && n->mtime_ns == c[i].mtime_ns) {
+			if (same && n->attr_gen < gen)
+				n->attr_gen = gen;
+			else if (!same)
+				n->attr_known = false;
+		}
+		pthread_mutex_unlock(&fs->node_lock);
+		if (!same)
+			c[n_inval++].ino = c[i].ino; /* i >= n_inval: compacts in place */
+	}
 	for (size_t i = 0; i < n_inval && fs->se; i++) {
-		int r = fuse_lowlevel_notify_inval_inode(fs->se, inval[i], 0, 0);
+		int r = fuse_lowlevel_notify_inval_inode(fs->se, c[i].ino, 0, 0);
 		if (r < 0 && r != -ENOENT)
-			pcapfs_log("dropping the kernel's cache of node %" PRIu64 ": %s", inval[i],
+			pcapfs_log("dropping the kernel's cache of node %" PRIu64 ": %s", c[i].ino,
 				   strerror(-r));
 	}
-	free(inval);
+	free(c);
 	if (fs->debug)
-		pcapfs_log("catalogue content generation %" PRId64 "%s: %zu cached windows revalidated",
-			   gen, running > 0 ? " (import running)" : "", n_inval);
+		pcapfs_log("catalogue content generation %" PRId64 "%s: %zu cached windows, %zu changed",
+			   gen, running > 0 ? " (import running)" : "", n_c, n_inval);
 	return 0;
 }
 
