@@ -293,8 +293,9 @@ struct l4hdr {
 #define TCP_PSH 0x08
 #define TCP_ACK 0x10
 
-/* Build and write one IP frame of about want bytes (60..9000 including L2); returns the
- * L4 payload length actually used (headers take precedence over want). */
+/* Build and write one IP frame of about want bytes (60..9000 including L2). The headers
+ * take precedence over want; *ret_paylen gets the L4 payload length actually used (TCP
+ * sequence numbers advance by it). Returns 0 or a negative errno from writing. */
 static int emit_ip(struct gen *g, const struct flow *f, const struct l4hdr *h, size_t want,
 		   uint64_t ts, size_t *ret_paylen)
 {
@@ -338,7 +339,8 @@ static int emit_ip(struct gen *g, const struct flow *f, const struct l4hdr *h, s
 		l3[0] = 0x45;
 		l3[1] = 0;
 		put16(l3 + 2, (uint32_t)(20 + l4len));
-		put16(l3 + 4, g->ip_id++);
+		put16(l3 + 4, g->ip_id);
+		g->ip_id = (uint16_t)(g->ip_id + 1); /* wraps, as IP ids do */
 		put16(l3 + 6, proto == 6 ? 0x4000 : 0); /* DF on TCP */
 		l3[8] = f->ttl;
 		l3[9] = proto;
@@ -559,7 +561,9 @@ static int gen_icmp(struct gen *g, uint32_t d, bool v6, uint64_t ts)
 
 	flow_server(g, d, (uint32_t)rnd(&g->rng, N_SERV4), up, v6, ts, &f);
 	h.flags = v6 ? (up ? 128 : 129) : (up ? 8 : 0);
-	h.dport = up ? ++v->icmp_seq : v->icmp_seq;
+	if (up)
+		v->icmp_seq = (uint16_t)(v->icmp_seq + 1);
+	h.dport = v->icmp_seq;
 	return emit_ip(g, &f, &h, want, ts, NULL);
 }
 
@@ -899,12 +903,12 @@ static void usage(FILE *f)
 "    -h, --help      show this help\n"
 "\n"
 "TRAFFIC\n"
-"    Device i (dev-%03u) has MAC 02:00:00:xx:xx:xx = i+1 and IPv4 10.20.0.0 + i+1;\n"
-"    every 5th (i %% 5 == 0) also has IPv6 fd00::<i+1>. Devices with i %% 7 == 0 send\n"
-"    and receive inside one 802.1Q tag (VLAN 100 + i %% 50), devices with\n"
-"    i %% 25 == 12 inside QinQ (802.1ad 0x88a8 outer, 802.1Q inner). Peers are servers\n"
+"    Device i (dev-000, dev-001, ...) has MAC 02:00:00:xx:xx:xx = i+1 and IPv4 10.20.0.0 + i+1;\n"
+"    every 5th (i % 5 == 0) also has IPv6 fd00::<i+1>. Devices with i % 7 == 0 send\n"
+"    and receive inside one 802.1Q tag (VLAN 100 + i % 50), devices with\n"
+"    i % 25 == 12 inside QinQ (802.1ad 0x88a8 outer, 802.1Q inner). Peers are servers\n"
 "    in 192.0.2.0/24, 198.51.100.0/24 and 2001:db8::/32 behind the gateway MAC\n"
-"    02:ff:00:00:00:01 (ARP address 10.0.0.1); about 5%% of packets go from one device\n"
+"    02:ff:00:00:00:01 (ARP address 10.0.0.1); about 5% of packets go from one device\n"
 "    to another. The mix is mostly TCP (full handshakes, data, FIN, some RST), UDP\n"
 "    (DNS, NTP, CoAP, MQTT-SN, RTP), ICMP and ICMPv6 echo, and ARP requests and\n"
 "    replies naming device addresses; no ICMP errors (no nested IP headers). Frames\n"
