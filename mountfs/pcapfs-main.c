@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -247,6 +248,14 @@ int main(int argc, char **argv)
 		goto out_unmount;
 	}
 	fs.se = se;
+	/* audit=best-effort sends the records it cannot write to Linux audit here. */
+	openlog("pcapfs", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
+	if (fs.audit_mode == AUDIT_BEST_EFFORT) {
+		struct errbuf aerr = {{0}};
+		if (auditlog_status(fs.audit, &aerr) < 0)
+			syslog(LOG_AUTHPRIV | LOG_WARNING, "%s; opens are served and recorded here "
+			       "(audit=best-effort)", aerr.msg);
+	}
 	int e = content_state_poll(&fs);
 	if (e == 0)
 		e = content_watch_start(&fs);
@@ -276,6 +285,7 @@ out:
 		fuse_session_destroy(se);
 	if (lc)
 		fuse_loop_cfg_destroy(lc);
+	closelog();
 	pcapfs_nodes_free(&fs);
 	idcache_free(fs.ids);
 	auditlog_close(fs.audit);

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <syslog.h>
 
 #include "pcapfs.h"
 
@@ -226,7 +227,15 @@ int audit_access(struct pcapfs *fs, const char *op, uid_t uid, gid_t gid, pid_t 
 		return 0;
 	pcapfs_log("audit record not written (%s %s uid %u): %s%s", op, path, (unsigned)uid, err.msg,
 		   fs->audit_mode == AUDIT_REQUIRED && granted ? "; access refused" : "");
-	return fs->audit_mode == AUDIT_REQUIRED ? -EACCES : 0;
+	if (fs->audit_mode == AUDIT_REQUIRED)
+		return -EACCES;
+	/* best-effort: served, and the record goes to syslog (authpriv) instead. */
+	char msg[2048];
+	if (auditlog_format(&ev, msg, sizeof(msg)) < 0)
+		snprintf(msg, sizeof(msg), "op=%s uid=%u path=(too long)", op, (unsigned)uid);
+	syslog(LOG_AUTHPRIV | LOG_WARNING, "audit record not written (%s), access %s: %s", err.msg,
+	       granted ? "served" : "refused", msg);
+	return 0;
 }
 
 /* ---- attributes --------------------------------------------------------------------------- */

@@ -13,8 +13,6 @@ struct auditlog {
 	int open_errno;
 	bool cap;     /* CAP_AUDIT_WRITE effective */
 	pthread_mutex_t lock;
-	bool checked;	    /* audit_is_enabled() asked at least once */
-	int64_t checked_ns; /* when it was last asked */
 	int enabled;
 };
 
@@ -64,12 +62,9 @@ static int status_locked(struct auditlog *a, struct errbuf *err)
 			       strerror(a->open_errno));
 	if (!a->cap)
 		return err_set(err, EPERM, "no CAP_AUDIT_WRITE: audit records cannot be written");
-	int64_t now = mono_ns();
-	if (!a->checked || now - a->checked_ns >= NS_PER_SEC) {
-		a->enabled = audit_is_enabled(a->fd);
-		a->checked = true;
-		a->checked_ns = now;
-	}
+	/* Asked of the kernel every time: it drops user records silently while auditing is
+	 * disabled, so a cached answer would let an open through unrecorded. */
+	a->enabled = audit_is_enabled(a->fd);
 	if (a->enabled < 0)
 		return err_set(err, EPERM, "cannot query the audit state (in a user namespace?)");
 	if (a->enabled == 0)
@@ -159,6 +154,9 @@ int auditlog_write(struct auditlog *a, const struct audit_event *ev, struct errb
 		if (r <= 0)
 			e = err_set(err, errno ? errno : EIO, "audit_log_user_message failed: %s",
 				    strerror(errno ? errno : EIO));
+		/* Disabled while the record was on its way: it may have been dropped. */
+		else if (status_locked(a, err) < 0)
+			e = -ENODEV;
 	}
 	pthread_mutex_unlock(&a->lock);
 	return e;

@@ -10,7 +10,8 @@
  *
  * libaudit returns success while logging nothing when the kernel has no audit support, the
  * process lacks CAP_AUDIT_WRITE, runs in a user namespace, or audit is disabled
- * (auditctl -e 0); auditlog_status() checks those conditions itself. */
+ * (auditctl -e 0); auditlog_status() checks those conditions itself, asking the kernel at
+ * every call (and auditlog_write before and after each record). */
 #pragma once
 
 #include <stdbool.h>
@@ -48,8 +49,8 @@ int auditlog_open(enum audit_mode mode, struct auditlog **ret, struct errbuf *er
 void auditlog_close(struct auditlog *a);
 
 /* 0 when records can be written now; -ENOSYS (no kernel audit support), -EPERM (no
- * CAP_AUDIT_WRITE), -ENODEV (audit disabled), with the reason in err. Checks the enabled
- * state at most once a second. */
+ * CAP_AUDIT_WRITE), -ENODEV (audit disabled), with the reason in err. Asks the kernel for
+ * the enabled state at every call. */
 int auditlog_status(struct auditlog *a, struct errbuf *err);
 
 /* Format the message part of a record (for tests and the query log); returns its length or
