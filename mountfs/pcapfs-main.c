@@ -20,6 +20,7 @@ struct options {
 	char *admin_group;
 	char *auditor_group;
 	char *audit;
+	char *id_cache;
 	int help, version;
 };
 
@@ -27,6 +28,7 @@ struct options {
 static const struct fuse_opt option_spec[] = {
 	OPT("cache_timeout=%s", cache_timeout),
 	OPT("pam_service=%s", pam_service),
+	OPT("id_cache=%s", id_cache),
 	OPT("admin_group=%s", admin_group),
 	OPT("auditor_group=%s", auditor_group),
 	OPT("audit=%s", audit),
@@ -66,6 +68,9 @@ static void usage(const char *prog)
 	       "  -o cache_timeout=SECONDS  how long the kernel may cache windows that can no longer\n"
 	       "                            change (default 300); growing windows are never cached\n"
 	       "  -o pam_service=NAME       PAM service of the account check (default pcapfs)\n"
+	       "  -o id_cache=SECONDS       how long a user's groups and PAM answer are reused\n"
+	       "                            (default 60, 0..3600; unknown users: at most 10);\n"
+	       "                            a group change takes effect within this time\n"
 	       "  -o admin_group=GROUP      members read every device (default pcapfs-admin)\n"
 	       "  -o auditor_group=GROUP    the auditors' group (default pcapfs-audit)\n"
 	       "  -o audit=MODE             Linux audit record of every open, refusal and close:\n"
@@ -181,6 +186,16 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	double id_cache = 60;
+	if (o.id_cache) {
+		char *end;
+		id_cache = strtod(o.id_cache, &end);
+		if (*end || !(id_cache >= 0 && id_cache <= 3600)) {
+			fprintf(stderr, "pcapfs: id_cache must be 0..3600 seconds\n");
+			ret = 2;
+			goto out;
+		}
+	}
 	policy_config_default(&fs.pc);
 	if (o.admin_group)
 		snprintf(fs.pc.admin_group, sizeof(fs.pc.admin_group), "%s", o.admin_group);
@@ -225,6 +240,9 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&fs.cat_lock, NULL);
 	pthread_mutex_init(&fs.node_lock, NULL);
 	fs.ids = idcache_new(&(struct idcache_config){
+		/* 1 ns, not 0 (which means the default): id_cache=0 asks NSS and PAM every time. */
+		.positive_ns = MAX((int64_t)(id_cache * 1e9), 1),
+		.negative_ns = MAX((int64_t)(MIN(id_cache, 10.0) * 1e9), 1),
 		.pam_service = o.pam_service ? o.pam_service : "pcapfs"});
 	if (!fs.ids)
 		goto out;
@@ -297,6 +315,7 @@ out:
 	free(o.admin_group);
 	free(o.auditor_group);
 	free(o.audit);
+	free(o.id_cache);
 	fuse_opt_free_args(&args);
 	return ret;
 }

@@ -210,6 +210,35 @@ int check_window_info(struct pcapfs *fs, fuse_req_t req, int64_t id, const struc
 
 /* Write the audit record of an access. Returns 0, or -EACCES when the record could not be
  * written and auditing is required (the access must then be refused). */
+/* A path walk over a cached dentry that the caller may not use is refused twice by the
+ * kernel's design: once when it revalidates the dentry (a LOOKUP) and again by the fresh
+ * LOOKUP that follows. One refused walk is one event: a refused lookup identical (uid, pid,
+ * path) to one recorded less than REFUSAL_MERGE_NS ago is not recorded again. */
+#define REFUSAL_MERGE_NS (100 * 1000 * 1000)
+#define REFUSAL_SLOTS 64
+static bool refusal_repeated(uid_t uid, pid_t pid, const char *path)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct {
+		uint64_t key;
+		int64_t at;
+	} slots[REFUSAL_SLOTS];
+	uint64_t key = UINT64_C(1469598103934665603); /* FNV-1a of uid, pid, path */
+	uint32_t ids[2] = {(uint32_t)uid, (uint32_t)pid};
+	for (size_t i = 0; i < sizeof(ids); i++)
+		key = (key ^ ((const uint8_t *)ids)[i]) * UINT64_C(1099511628211);
+	for (const char *c = path; *c; c++)
+		key = (key ^ (uint8_t)*c) * UINT64_C(1099511628211);
+	int64_t now = mono_ns();
+	pthread_mutex_lock(&lock);
+	size_t slot = key % REFUSAL_SLOTS;
+	bool repeated = slots[slot].key == key && now - slots[slot].at < REFUSAL_MERGE_NS;
+	slots[slot].key = key;
+	slots[slot].at = now;
+	pthread_mutex_unlock(&lock);
+	return repeated;
+}
+
 int audit_access(struct pcapfs *fs, const char *op, uid_t uid, gid_t gid, pid_t pid,
 			const char *user, const char *device, const char *window, bool granted,
 			const char *reason, uint64_t bytes, int64_t duration_ns)
@@ -219,6 +248,8 @@ int audit_access(struct pcapfs *fs, const char *op, uid_t uid, gid_t gid, pid_t 
 	char path[DEVICE_NAME_MAX + WINDOW_NAME_BUF + 16];
 	snprintf(path, sizeof(path), "/pcap/%s%s%s", device ? device : "", window ? "/" : "",
 		 window ? window : "");
+	if (!granted && strcmp(op, "lookup") == 0 && refusal_repeated(uid, pid, path))
+		return 0;
 	struct audit_event ev = {.op = op, .uid = uid, .gid = gid, .pid = pid, .user = user,
 				 .device = device, .window = window, .path = path, .granted = granted,
 				 .reason = reason, .bytes = bytes, .duration_ns = duration_ns};
