@@ -50,6 +50,7 @@ struct options {
 	double min_free_pct;	   /* 0: no free-space floor */
 	int64_t retry_ns;	   /* interface reopen period */
 	bool durable;
+	bool buffered;	   /* no O_DIRECT for segment bytes */
 	const char *user;
 	int lock_timeout_ms;
 	int verbose;

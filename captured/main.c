@@ -54,6 +54,11 @@ static void usage(FILE *f)
 "      --flush-interval TIME packets become visible to readers within TIME (default 1s,\n"
 "                            50ms..60s)\n"
 "      --durable             fsync each segment and index when it is sealed\n"
+"      --buffered            write segments through the page cache; by default their\n"
+"                            bytes go to the disk with O_DIRECT (no copy into the page\n"
+"                            cache, which capture would otherwise fill), the unaligned\n"
+"                            tail of each flush through the page cache (file systems\n"
+"                            without O_DIRECT, such as tmpfs, are written buffered)\n"
 "      --retry-interval TIME reopen a missing or failed interface this often (default 5s)\n"
 "\n"
 "Retention (oldest segments first; never the segment being written; each removal is\n"
@@ -117,7 +122,7 @@ static int bad_usage(const char *fmt, ...)
 }
 
 enum {
-	OPT_SNAPLEN = 256, OPT_QUEUE, OPT_BATCH, OPT_FLUSH, OPT_DURABLE, OPT_RETRY, OPT_MAX_AGE,
+	OPT_SNAPLEN = 256, OPT_QUEUE, OPT_BATCH, OPT_FLUSH, OPT_DURABLE, OPT_BUFFERED, OPT_RETRY, OPT_MAX_AGE,
 	OPT_MAX_SIZE, OPT_MIN_FREE, OPT_RET_INT, OPT_STATS_INT, OPT_STATS_KEEP, OPT_LOCK,
 };
 
@@ -134,6 +139,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"batch-size", required_argument, NULL, OPT_BATCH},
 		{"flush-interval", required_argument, NULL, OPT_FLUSH},
 		{"durable", no_argument, NULL, OPT_DURABLE},
+		{"buffered", no_argument, NULL, OPT_BUFFERED},
 		{"retry-interval", required_argument, NULL, OPT_RETRY},
 		{"max-age", required_argument, NULL, OPT_MAX_AGE},
 		{"max-size", required_argument, NULL, OPT_MAX_SIZE},
@@ -211,6 +217,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return bad_usage("--flush-interval '%s': expected 50ms..60s", optarg);
 			break;
 		case OPT_DURABLE: o->durable = true; break;
+		case OPT_BUFFERED: o->buffered = true; break;
 		case OPT_RETRY:
 			if (parse_duration(optarg, &o->retry_ns) < 0 || o->retry_ns < 100 * 1000 * 1000 ||
 			    o->retry_ns > 3600 * NS_PER_SEC)
@@ -372,7 +379,7 @@ static int start(struct daemon *d, struct spool **ret_sp, struct house **ret_h)
 	}
 	for (size_t i = 0; i < d->n_ifs; i++) {
 		struct iface *it = &d->ifs[i];
-		struct writer_opts wo = {.iface = it->name, .durable = o->durable};
+		struct writer_opts wo = {.iface = it->name, .durable = o->durable, .direct = !o->buffered};
 		it->map = daemon_map_get(d);
 		it->map_gen = atomic_load(&d->map_gen);
 		e = spool_open(o->spool, SPOOL_NO_RECOVER, o->lock_timeout_ms, &it->sp, &err);

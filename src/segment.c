@@ -11,6 +11,7 @@
 #include "segment.h"
 
 #define WALK_BUF (4u << 20)
+#define DIRECT_ALIGN 4096 /* O_DIRECT offsets, lengths and addresses */
 #define REBUILD_CHUNK_BYTES (8u << 20) /* records per chunk when (re)indexing */
 
 struct segment_writer {
@@ -22,6 +23,11 @@ struct segment_writer {
 
 	uint8_t *buf;
 	size_t buf_len;
+	/* Direct mode (dfd >= 0): buf[0, carry) holds the file's last carry bytes (written,
+	 * from the block boundary written - carry), buf[carry, carry + buf_len) what is new, so
+	 * that every O_DIRECT write starts on a block boundary from an aligned address. */
+	int dfd;
+	size_t carry;
 	/* Records appended by reference: [ref_off, ref_off + ref_len) of ref_fd, copied into
 	 * the segment at the next flush. At most one of buf_len and ref_len is non-zero. */
 	int ref_fd;
@@ -75,6 +81,8 @@ static void writer_free(struct segment_writer *w)
 		close(w->fd);
 	if (w->idx_fd >= 0)
 		close(w->idx_fd);
+	if (w->dfd >= 0)
+		close(w->dfd);
 	free(w->buf);
 	free(w->pend);
 	free(w);
@@ -90,7 +98,7 @@ int segment_writer_create(int dirfd, const char *relpath, uint64_t segment_id,
 	struct segment_writer *w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
-	w->fd = w->idx_fd = w->ref_fd = -1;
+	w->fd = w->idx_fd = w->ref_fd = w->dfd = -1;
 	w->dirfd = dirfd;
 	w->id = segment_id;
 	w->p = *p;
@@ -109,7 +117,14 @@ int segment_writer_create(int dirfd, const char *relpath, uint64_t segment_id,
 		err_set(err, -e, "%s: cannot create segment: %s", relpath, strerror(-e));
 		goto fail_unlink;
 	}
-	w->buf = malloc(p->buffer_bytes);
+	if (p->direct) {
+		/* A second descriptor for the aligned part; where O_DIRECT is refused, buffered. */
+		if (open_at(dirfd, relpath, ".pcap", O_WRONLY | O_DIRECT, 0, &w->dfd) < 0)
+			w->dfd = -1;
+	}
+	/* Room for a carried tail (< DIRECT_ALIGN) besides buffer_bytes of records. */
+	w->buf = aligned_alloc(DIRECT_ALIGN, ((p->buffer_bytes + DIRECT_ALIGN - 1) & ~(size_t)(DIRECT_ALIGN - 1)) +
+						     DIRECT_ALIGN);
 	if (!w->buf) {
 		e = -ENOMEM;
 		goto fail_unlink;
@@ -125,6 +140,10 @@ int segment_writer_create(int dirfd, const char *relpath, uint64_t segment_id,
 		goto fail_unlink;
 	}
 	w->written = w->idx_covered = PCAP_GLOBAL_HDR_LEN;
+	if (w->dfd >= 0) { /* the header is the first carried tail */
+		memcpy(w->buf, gh, sizeof(gh));
+		w->carry = sizeof(gh);
+	}
 	*ret = w;
 	return 0;
 fail_unlink:
@@ -136,6 +155,7 @@ fail:
 }
 
 uint64_t segment_writer_id(const struct segment_writer *w) { return w->id; }
+bool segment_writer_direct(const struct segment_writer *w) { return w->dfd >= 0; }
 uint64_t segment_writer_packets(const struct segment_writer *w) { return w->packets; }
 static uint64_t pending(const struct segment_writer *w)
 {
@@ -220,6 +240,42 @@ static int copy_ref(struct segment_writer *w)
 	return 0;
 }
 
+/* Direct mode: the block-aligned part of buf[0, carry + buf_len) with O_DIRECT (from the
+ * block boundary written - carry), the rest through the page cache; what stays of the last
+ * block is carried to the front of the buffer. On failure nothing changes (the caller cuts
+ * the file back to written). A file system that refuses the first O_DIRECT write turns the
+ * writer buffered. */
+static int flush_direct(struct segment_writer *w)
+{
+	uint64_t base = w->written - w->carry;
+	size_t total = w->carry + w->buf_len;
+	size_t aligned = total & ~(size_t)(DIRECT_ALIGN - 1);
+	if (aligned > 0) {
+		int e = pwrite_full(w->dfd, w->buf, aligned, base);
+		if (e == -EINVAL) {
+			/* O_DIRECT opened but not supported for writes here: buffered from now on. */
+			close(w->dfd);
+			w->dfd = -1;
+			memmove(w->buf, w->buf + w->carry, w->buf_len);
+			w->carry = 0;
+			return 0; /* the buffered path writes buf[0, buf_len) next */
+		}
+		if (e < 0)
+			return e;
+	}
+	size_t from = MAX(aligned, w->carry); /* buf[0, carry) is in the file already */
+	if (total > from) {
+		int e = pwrite_full(w->fd, w->buf + from, total - from, base + from);
+		if (e < 0)
+			return e;
+	}
+	memmove(w->buf, w->buf + aligned, total - aligned);
+	w->carry = total - aligned;
+	w->written += w->buf_len;
+	w->buf_len = 0;
+	return 0;
+}
+
 int segment_writer_flush(struct segment_writer *w, struct errbuf *err)
 {
 	if (w->ref_len) {
@@ -231,6 +287,14 @@ int segment_writer_flush(struct segment_writer *w, struct errbuf *err)
 		}
 		w->written += w->ref_len;
 		w->ref_len = 0;
+	}
+	if (w->buf_len && w->dfd >= 0) {
+		int e = flush_direct(w);
+		if (e < 0) {
+			if (ftruncate(w->fd, (off_t)w->written) < 0)
+				e = -errno;
+			return err_set(err, -e, "%s.pcap: write: %s", w->relpath, strerror(-e));
+		}
 	}
 	if (w->buf_len) {
 		int e = pwrite_full(w->fd, w->buf, w->buf_len, w->written);
@@ -254,7 +318,9 @@ static int append(struct segment_writer *w, int64_t ts_ns, uint32_t caplen, uint
 	if (!segment_writer_fits(w, caplen))
 		return err_set(err, EFBIG, "segment full");
 	bool by_ref = src_fd >= 0;
-	if (pending(w) + rec > w->p.buffer_bytes || (by_ref && w->buf_len) ||
+	if (by_ref && w->dfd >= 0)
+		return err_set(err, EINVAL, "appending by reference to a direct-mode segment");
+	if (w->carry + pending(w) + rec > w->p.buffer_bytes || (by_ref && w->buf_len) ||
 	    (!by_ref && w->ref_len) ||
 	    (by_ref && w->ref_len && (src_fd != w->ref_fd || src_off != w->ref_off + w->ref_len))) {
 		int e = segment_writer_flush(w, err);
@@ -277,8 +343,9 @@ static int append(struct segment_writer *w, int64_t ts_ns, uint32_t caplen, uint
 		}
 		w->ref_len += rec;
 	} else {
-		pcap_put_rec_header(w->buf + w->buf_len, w->p.prec, ts_ns, caplen, len);
-		memcpy(w->buf + w->buf_len + PCAP_REC_HDR_LEN, data, caplen);
+		uint8_t *dst = w->buf + w->carry + w->buf_len;
+		pcap_put_rec_header(dst, w->p.prec, ts_ns, caplen, len);
+		memcpy(dst + PCAP_REC_HDR_LEN, data, caplen);
 		w->buf_len += rec;
 	}
 	for (size_t i = 0; i < n_dev; i++)

@@ -31,6 +31,11 @@ struct segment_params {
 	uint32_t linktype;
 	uint64_t max_bytes;  /* rotate before exceeding this (<= SEGMENT_MAX_BYTES) */
 	size_t buffer_bytes; /* write buffer: a flush happens when it is full */
+	/* Write the buffer with O_DIRECT (block-aligned writes from the buffer to the disk, no
+	 * copy into the page cache), the unaligned tail of each flush through the page cache so
+	 * that readers see every flushed record; silently buffered I/O where the file system
+	 * refuses O_DIRECT (tmpfs). Not with segment_writer_append_ref. */
+	bool direct;
 };
 
 struct segment_writer;
@@ -62,6 +67,7 @@ int segment_writer_append_ref(struct segment_writer *w, int64_t ts_ns, uint32_t 
 int segment_writer_flush(struct segment_writer *w, struct errbuf *err);
 
 uint64_t segment_writer_id(const struct segment_writer *w);
+bool segment_writer_direct(const struct segment_writer *w); /* O_DIRECT in effect */
 uint64_t segment_writer_packets(const struct segment_writer *w);
 uint64_t segment_writer_bytes(const struct segment_writer *w); /* incl. buffered */
 

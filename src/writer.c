@@ -118,6 +118,7 @@ static int open_segment(struct writer *w, uint32_t linktype, int64_t ts, struct 
 		.linktype = linktype,
 		.max_bytes = sp->cfg.segment_bytes,
 		.buffer_bytes = w->o.buffer_bytes,
+		.direct = w->o.direct,
 	};
 	e = segment_writer_create(sp->dirfd, w->cur_row.path, (uint64_t)w->cur_row.id, &sp_params,
 				  &w->cur, err);

@@ -19,6 +19,7 @@ struct writer_opts {
 	int64_t import_id;   /* 0 for live capture */
 	bool durable;	     /* fsync each segment when it is sealed */
 	size_t buffer_bytes; /* segment write buffer (0: 8 MiB) */
+	bool direct;	     /* segment bytes with O_DIRECT (segment_params.direct) */
 };
 
 struct writer_stats {

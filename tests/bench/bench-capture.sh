@@ -114,10 +114,14 @@ echo "pcapfs-captured vs tcpdump -w: $total packets per run ($PACKETS x $LOOPS l
 echo "fixed rate: $PPS packets/s; tcpreplay runs on core 0; 'pinned' runs the capture on core 0 too"
 printf '%-16s %-9s %9s %8s %10s %8s %10s\n' tool mode captured drops 'cpu-s/Mpkt' 'rss-MiB' 'replay-pps'
 for mode in topspeed rate pinned; do
-	run tcpdump "$mode"
+	run tcpdump "$mode" | tee -a "$T/rows"
 	new_spool "$mode"
-	run captured "$mode"
+	run captured "$mode" | tee -a "$T/rows"
 done
+# CPU per packet of pcapfs-captured over tcpdump's, per mode (below 1: cheaper).
+awk '{ cpu[$1 " " $2] = $5 } END { n = split("topspeed rate pinned", ms, " ")
+	for (i = 1; i <= n; i++) printf "cpu ratio pcapfs-captured/tcpdump, %s: %.2f\n", ms[i],
+		cpu["pcapfs-captured " ms[i]] / cpu["tcpdump " ms[i]] }' "$T/rows"
 
 # Visibility (on the last spool): small bursts, each polled with extract --size until all its packets show.
 "$PCAPFS_GEN" --packets 200 --devices 4 --seed 9 --duration 1 --start $(($(date +%s) - 3600)) \
