@@ -67,6 +67,8 @@ static int pending_cmp(const void *a, const void *b)
 static int group_by_device(struct index_pending *p, size_t n)
 {
 	uint32_t max_id = 0;
+	if (n == 0)
+		return 0; /* p may be NULL: nothing was ever pending */
 	for (size_t i = 0; i < n; i++)
 		max_id = MAX(max_id, p[i].device_id);
 	if (n < 64 || max_id >= COUNTING_MAX || max_id > 16 * n + 4096) {
@@ -664,7 +666,8 @@ int index_write_sealed(struct index_reader *live, uint64_t segment_id, uint64_t 
 			ids[n_ids++] = le32(c->dir + (size_t)i * INDEX_DIR_LEN);
 		}
 	}
-	qsort(ids, n_ids, sizeof(*ids), u32_cmp);
+	if (n_ids)
+		qsort(ids, n_ids, sizeof(*ids), u32_cmp); /* ids is NULL when no chunk names a device */
 	size_t n_dev = 0;
 	for (size_t i = 0; i < n_ids; i++)
 		if (i == 0 || ids[i] != ids[n_dev - 1])
