@@ -169,6 +169,10 @@ static int write_rec(struct writer *w, uint32_t linktype, int64_t ts_ns, uint32_
 	if (_unlikely_(caplen == 0 || caplen > w->sp->cfg.snaplen || len < caplen))
 		return err_set(err, EINVAL, "caplen %u is outside 1..%u (the spool's snaplen) or above len %u",
 			       caplen, w->sp->cfg.snaplen, len);
+	/* A classic pcap record holds unsigned 32-bit seconds: 1970 to early 2106. */
+	if (_unlikely_(ts_ns < 0 || ts_ns / NS_PER_SEC > (int64_t)UINT32_MAX))
+		return err_set(err, EINVAL, "timestamp %" PRId64 " ns is outside what a pcap record "
+			       "holds (1970-01-01 to 2106-02-07)", ts_ns);
 	/* The index holds what the segment stores: timestamps at the spool's precision. */
 	if (w->sp->cfg.prec == TSPREC_US)
 		ts_ns -= ts_ns % NS_PER_US;

@@ -155,6 +155,11 @@ int main(void)
 	CHECK_INT(t.packets, 152);
 	CHECK_INT(file_size(path, t.last_path), 24 + 2 * (16 + FRAME_LEN));
 
+	/* Timestamps a pcap record cannot hold are refused, not wrapped. */
+	CHECK_INT(write_one(w, -1, &err), -EINVAL);
+	CHECK_INT(write_one(w, ((int64_t)UINT32_MAX + 1) * NS_PER_SEC, &err), -EINVAL);
+	CHECK(!writer_open_period(w, &s1, &e1));
+
 	CHECK_INT(writer_close(w, &err), 0);
 	spool_close(sp);
 	TESTS_DONE();
