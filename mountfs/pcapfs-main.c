@@ -21,6 +21,7 @@ struct options {
 	char *auditor_group;
 	char *audit;
 	char *id_cache;
+	char *max_nodes;
 	int help, version;
 };
 
@@ -29,6 +30,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("cache_timeout=%s", cache_timeout),
 	OPT("pam_service=%s", pam_service),
 	OPT("id_cache=%s", id_cache),
+	OPT("max_nodes=%s", max_nodes),
 	OPT("admin_group=%s", admin_group),
 	OPT("auditor_group=%s", auditor_group),
 	OPT("audit=%s", audit),
@@ -68,6 +70,9 @@ static void usage(const char *prog)
 	       "  -o cache_timeout=SECONDS  how long the kernel may cache windows that can no longer\n"
 	       "                            change (default 300); growing windows are never cached\n"
 	       "  -o pam_service=NAME       PAM service of the account check (default pcapfs)\n"
+	       "  -o max_nodes=N            window files the kernel may hold at once (default\n"
+	       "                            1000000, 100..100000000); a name looked up beyond it\n"
+	       "                            fails with ENOMEM until the kernel forgets some\n"
 	       "  -o id_cache=SECONDS       how long a user's groups and PAM answer are reused\n"
 	       "                            (default 60, 0..3600; unknown users: at most 10);\n"
 	       "                            a group change takes effect within this time\n"
@@ -196,6 +201,17 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	fs.max_nodes = WNODE_MAX_DEFAULT;
+	if (o.max_nodes) {
+		char *end;
+		unsigned long long v = strtoull(o.max_nodes, &end, 10);
+		if (*end || *o.max_nodes == '-' || v < 100 || v > 100000000) {
+			fprintf(stderr, "pcapfs: max_nodes must be 100..100000000\n");
+			ret = 2;
+			goto out;
+		}
+		fs.max_nodes = (size_t)v;
+	}
 	policy_config_default(&fs.pc);
 	if (o.admin_group)
 		snprintf(fs.pc.admin_group, sizeof(fs.pc.admin_group), "%s", o.admin_group);
@@ -316,6 +332,7 @@ out:
 	free(o.auditor_group);
 	free(o.audit);
 	free(o.id_cache);
+	free(o.max_nodes);
 	fuse_opt_free_args(&args);
 	return ret;
 }

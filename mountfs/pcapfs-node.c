@@ -33,14 +33,21 @@ struct wnode *node_find_locked(struct pcapfs *fs, uint64_t ino)
 	return NULL;
 }
 
-/* The node of (device, window), created if needed. Returns its ino, 0 when the table is
- * full. */
-uint64_t node_get(struct pcapfs *fs, int64_t dev, const struct window *w)
+uint64_t node_hour_ino(int64_t dev, const struct window *w)
 {
-	uint64_t ino;
-	if (is_hour(w) && dev < (INT64_C(1) << 32))
-		ino = NODE_HOUR << 56 | (uint64_t)dev << 24 | (uint64_t)(w->start_ns / (3600 * NS_PER_SEC));
-	else
+	if (is_hour(w) && dev >= 0 && dev < (INT64_C(1) << 32) && w->start_ns >= 0 &&
+	    w->start_ns / (3600 * NS_PER_SEC) < (INT64_C(1) << 24))
+		return NODE_HOUR << 56 | (uint64_t)dev << 24 | (uint64_t)(w->start_ns / (3600 * NS_PER_SEC));
+	return 0;
+}
+
+/* The node of (device, window), created if needed; with count, one more kernel reference
+ * (a LOOKUP reply), which node_forget gives back. Returns its ino, 0 when the table is
+ * full. */
+uint64_t node_get(struct pcapfs *fs, int64_t dev, const struct window *w, bool count)
+{
+	uint64_t ino = node_hour_ino(dev, w);
+	if (!ino)
 		ino = NODE_WINDOW << 56 |
 		      (mix64((uint64_t)dev * 31 + mix64((uint64_t)w->start_ns) * 17 + (uint64_t)w->end_ns) &
 		       ((UINT64_C(1) << 56) - 1));
@@ -50,6 +57,8 @@ uint64_t node_get(struct pcapfs *fs, int64_t dev, const struct window *w)
 		if (!n)
 			break;
 		if (n->device_id == dev && n->w.start_ns == w->start_ns && n->w.end_ns == w->end_ns) {
+			if (count)
+				n->nlookup++;
 			pthread_mutex_unlock(&fs->node_lock);
 			return ino;
 		}
@@ -59,7 +68,7 @@ uint64_t node_get(struct pcapfs *fs, int64_t dev, const struct window *w)
 		if (NODE_TYPE(ino) == NODE_HOUR)
 			ino = NODE_WINDOW << 56 | (ino & ((UINT64_C(1) << 56) - 1));
 	}
-	if (fs->n_nodes >= WNODE_MAX) {
+	if (fs->n_nodes >= fs->max_nodes) {
 		pthread_mutex_unlock(&fs->node_lock);
 		return 0;
 	}
@@ -68,12 +77,36 @@ uint64_t node_get(struct pcapfs *fs, int64_t dev, const struct window *w)
 		pthread_mutex_unlock(&fs->node_lock);
 		return 0;
 	}
-	*n = (struct wnode){.ino = ino, .device_id = dev, .w = *w};
+	*n = (struct wnode){.ino = ino, .device_id = dev, .w = *w, .nlookup = count ? 1 : 0};
 	n->next = fs->nodes[ino % WNODE_BUCKETS];
 	fs->nodes[ino % WNODE_BUCKETS] = n;
 	fs->n_nodes++;
 	pthread_mutex_unlock(&fs->node_lock);
 	return ino;
+}
+
+void node_forget(struct pcapfs *fs, uint64_t ino, uint64_t nlookup)
+{
+	struct snap *old = NULL;
+	pthread_mutex_lock(&fs->node_lock);
+	struct wnode **pp = &fs->nodes[ino % WNODE_BUCKETS], *n;
+	while ((n = *pp) && n->ino != ino)
+		pp = &n->next;
+	if (n) {
+		n->nlookup = n->nlookup > nlookup ? n->nlookup - nlookup : 0;
+		if (n->nlookup == 0) {
+			/* The kernel holds no reference: nothing can name this node until the next
+			 * LOOKUP, which creates it again (same id). Open files keep their snapshots. */
+			*pp = n->next;
+			fs->n_nodes--;
+			old = n->snap;
+			if (old)
+				fs->n_snaps--;
+			free(n);
+		}
+	}
+	pthread_mutex_unlock(&fs->node_lock);
+	snap_unref(old);
 }
 
 bool node_lookup(struct pcapfs *fs, uint64_t ino, int64_t *dev, struct window *w)

@@ -77,6 +77,26 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ENAMETOOLONG);
 		return;
 	}
+	/* "." and ".." reach the filesystem only from an NFS export reconnecting a handle. */
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+		uint64_t ino = parent;
+		if (name[1])
+			ino = NODE_TYPE(parent) == NODE_DEVICE ? NODE_PCAP : NODE_ROOT;
+		if (NODE_TYPE(ino) == NODE_DEVICE) {
+			int64_t id;
+			int e = check_device(fs, req, NULL, (int64_t)(ino & ((UINT64_C(1) << 56) - 1)), &id);
+			if (e < 0) {
+				fuse_reply_err(req, -e);
+				return;
+			}
+		}
+		if (ino != NODE_ROOT && ino != NODE_PCAP && NODE_TYPE(ino) != NODE_DEVICE) {
+			fuse_reply_err(req, ENOTDIR);
+			return;
+		}
+		reply_dir_entry(req, fs, ino, NODE_TYPE(ino) == NODE_DEVICE ? 0 : fs->cache_timeout);
+		return;
+	}
 	if (parent == NODE_ROOT) {
 		if (strcmp(name, "pcap") == 0) {
 			reply_dir_entry(req, fs, NODE_PCAP, fs->cache_timeout);
@@ -141,7 +161,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			fuse_reply_err(req, -e);
 			return;
 		}
-		uint64_t ino = node_get(fs, dev, &w);
+		uint64_t ino = node_get(fs, dev, &w, true);
 		if (!ino) {
 			fuse_reply_err(req, ENOMEM);
 			return;
@@ -150,11 +170,13 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		bool imm;
 		e = window_attr(fs, ino, dev, &w, &ep.attr, &imm);
 		if (e < 0) {
+			node_forget(fs, ino, 1);
 			fuse_reply_err(req, -e);
 			return;
 		}
 		ep.attr_timeout = ep.entry_timeout = imm ? fs->cache_timeout : 0;
-		fuse_reply_entry(req, &ep);
+		if (fuse_reply_entry(req, &ep) != 0)
+			node_forget(fs, ino, 1); /* the kernel did not take the reference */
 		return;
 	}
 	fuse_reply_err(req, ENOTDIR);
@@ -346,7 +368,11 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 				continue;
 			char name[WINDOW_NAME_BUF];
 			window_format(&w, name, sizeof(name));
-			uint64_t wino = node_get(fs, dev, &w);
+			/* No node for a listing (the kernel takes no reference): hourly ids
+			 * decode without the table. */
+			uint64_t wino = node_hour_ino(dev, &w);
+			if (!wino)
+				wino = node_get(fs, dev, &w, false);
 			e = dirbuf_add(req, b, name, wino ? wino : 0, S_IFREG);
 		}
 		free(hours);
@@ -521,7 +547,25 @@ static void op_write(fuse_req_t req, fuse_ino_t i, const char *b, size_t s, off_
 	fuse_reply_err(req, EROFS);
 }
 
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	if (NODE_TYPE(ino) == NODE_HOUR || NODE_TYPE(ino) == NODE_WINDOW)
+		node_forget(fs_of(req), ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	struct pcapfs *fs = fs_of(req);
+	for (size_t i = 0; i < count; i++)
+		if (NODE_TYPE(forgets[i].ino) == NODE_HOUR || NODE_TYPE(forgets[i].ino) == NODE_WINDOW)
+			node_forget(fs, forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
 const struct fuse_lowlevel_ops pcapfs_ops = {
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
 	.init = op_init,
 	.lookup = op_lookup,
 	.getattr = op_getattr,

@@ -52,12 +52,13 @@ struct wnode {
 	int64_t attr_gen; /* ...while the catalogue's content generation is still this */
 	uint64_t size;
 	int64_t mtime_ns;
+	uint64_t nlookup; /* the kernel's references (LOOKUP replies less FORGETs) */
 	struct wnode *next;
 };
 
 #define PCAPFS_MAX_READ (1u << 20) /* libfuse 3.14 caps max_write at 1 MiB too */
 #define WNODE_BUCKETS 4096
-#define WNODE_MAX 1000000
+#define WNODE_MAX_DEFAULT 1000000 /* window nodes the kernel may reference at once */
 /* A growing window's snapshot only has to live from a lookup to the open that follows. */
 #define SNAP_HELD_MAX 64
 
@@ -67,7 +68,7 @@ struct pcapfs {
 	pthread_mutex_t cat_lock; /* the catalogue handle is used by one thread at a time */
 	pthread_mutex_t node_lock;
 	struct wnode *nodes[WNODE_BUCKETS];
-	size_t n_nodes;
+	size_t n_nodes, max_nodes;
 	size_t n_snaps; /* snapshots held by nodes (each keeps its segments open) */
 	struct idcache *ids;
 	struct policy_config pc;
@@ -108,8 +109,12 @@ extern const struct fuse_lowlevel_ops pcapfs_ops;
 
 /* ---- pcapfs-node.c ---- */
 
-/* Node of (device, window), created if needed; 0 when the table is full. */
-uint64_t node_get(struct pcapfs *fs, int64_t dev, const struct window *w);
+/* Node of (device, window), created if needed, with count one more kernel reference; 0
+ * when the table is full. node_forget gives references back and frees the node at 0. */
+uint64_t node_get(struct pcapfs *fs, int64_t dev, const struct window *w, bool count);
+void node_forget(struct pcapfs *fs, uint64_t ino, uint64_t nlookup);
+/* The id of an hourly window without the table (0 when it has none of that form). */
+uint64_t node_hour_ino(int64_t dev, const struct window *w);
 /* The window of a node id (hourly ids decode without the table). */
 bool node_lookup(struct pcapfs *fs, uint64_t ino, int64_t *dev, struct window *w);
 struct wnode *node_find_locked(struct pcapfs *fs, uint64_t ino);

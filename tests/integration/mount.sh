@@ -14,8 +14,8 @@ if ensure_audit; then AUDIT_OPT=audit=required; else AUDIT_OPT=audit=best-effort
 MNT=$T/mnt
 chmod 755 "$T" # other users must reach the mount point
 mkdir -p "$MNT"
-mount_fs() { # [CACHE_TIMEOUT]
-	"$PCAPFS" "$SPOOL" "$MNT" -f -o cache_timeout=${1:-2},$AUDIT_OPT 2>>"$T/fs.log" &
+mount_fs() { # [CACHE_TIMEOUT [MORE_OPTIONS]]
+	"$PCAPFS" "$SPOOL" "$MNT" -f -o cache_timeout=${1:-2},$AUDIT_OPT${2:+,$2} 2>>"$T/fs.log" &
 	FS_PID=$!
 	for i in $(seq 1 100); do mountpoint -q "$MNT" && return 0; sleep 0.05; done
 	fail "mount did not appear: $(cat "$T/fs.log")"
@@ -309,6 +309,17 @@ s2=$(stat -c %s "$OW")
 [ "$s2" -gt "$s1" ] || fail "the settled window did not grow after an import into it ($s1 -> $s2)"
 cmp "$OW" <(ctl extract dev-004 20231114T220000Z--20231114T230000Z -o /dev/stdout) || fail "changed settled window differs from extract"
 pass "a settled window changed by a later import shows the change at the next access ($s1 -> $s2 bytes)"
+
+# Nodes of arbitrary windows are freed when the kernel forgets them: with room for 100,
+# 400 different names work as long as the kernel lets go of the old ones.
+umount_fs
+mount_fs 2 max_nodes=100
+for i in $(seq 0 399); do
+	s=$((1795334400 + i * 7))
+	stat "$D/dev-004/$s--$((s + 60)).pcap" >/dev/null 2>"$T/stat.err" || fail "window $i: $(cat "$T/stat.err")"
+	[ $((i % 50)) -eq 49 ] && echo 2 >/proc/sys/vm/drop_caches
+done
+pass "window nodes are freed when the kernel forgets them (400 names with max_nodes=100)"
 
 # SIGTERM unmounts cleanly.
 kill -TERM "$FS_PID"
