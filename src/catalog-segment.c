@@ -752,3 +752,46 @@ int catalog_import_foreach(struct catalog *c, int state,
 	return rc == SQLITE_DONE ? 0 : catalog_sqlerr(c, rc, err, "listing imports");
 #undef IMPORT_COLUMNS
 }
+
+int catalog_segment_summaries(struct catalog *c, int64_t segment_id,
+			      struct segment_device_summary **ret, size_t *ret_n, struct errbuf *err)
+{
+	static const char sql[] = "SELECT device_id, t_first, t_last, packets, bytes "
+				  "FROM segment_devices WHERE segment_id = ?1 ORDER BY device_id";
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r = catalog_stmt(c, sql, &st, err);
+	if (r < 0)
+		return r;
+	if (sqlite3_bind_int64(st, 1, segment_id) != SQLITE_OK)
+		return -ENOMEM;
+	struct segment_device_summary *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			struct segment_device_summary *nv = realloc(v, nc * sizeof(*nv));
+			if (!nv) {
+				free(v);
+				return -ENOMEM;
+			}
+			v = nv;
+			cap = nc;
+		}
+		struct segment_device_summary *s = &v[n++];
+		s->device_id = sqlite3_column_int64(st, 0);
+		s->t_first = sqlite3_column_int64(st, 1);
+		s->t_last = sqlite3_column_int64(st, 2);
+		if (catalog_column_u64(st, 3, &s->packets) < 0 || catalog_column_u64(st, 4, &s->bytes) < 0) {
+			free(v);
+			return err_set(err, EPROTO, "segment %" PRId64 ": negative summary totals", segment_id);
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		free(v);
+		return catalog_sqlerr(c, rc, err, "reading summaries");
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}

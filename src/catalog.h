@@ -161,6 +161,9 @@ int catalog_segment_seal(struct catalog *c, const struct segment *s,
 			 const struct segment_device_summary *sums, size_t n_sums,
 			 struct errbuf *err);
 int catalog_segment_delete(struct catalog *c, int64_t id, struct errbuf *err);
+/* The summaries of a sealed segment, by device id (malloc'd; *ret NULL when none). */
+int catalog_segment_summaries(struct catalog *c, int64_t segment_id,
+			      struct segment_device_summary **ret, size_t *ret_n, struct errbuf *err);
 
 /* Segments in id order (all, or only those in a state when state >= 0). */
 int catalog_segment_foreach(struct catalog *c, int state,

@@ -72,6 +72,54 @@ static int check_run(size_t chunk, uint32_t device_id, const struct index_entry 
 	return 0;
 }
 
+/* Do the catalogue's per-device summaries of a sealed segment say what its index says?
+ * (The mount sizes settled windows from the summaries.) 1 with why when not, 0 when they
+ * do, or a negative errno. A device removed from the registry keeps no summary. */
+static int summaries_disagree(struct spool *sp, const struct segment *s, struct index_reader *r,
+			      char *why, size_t size, struct errbuf *err)
+{
+	struct segment_result res = {0};
+	struct segment_device_summary *rows = NULL;
+	size_t n_rows = 0;
+	int e = segment_summarize(r, &res, err);
+	if (e == 0)
+		e = catalog_segment_summaries(sp->cat, s->id, &rows, &n_rows, err);
+	size_t i = 0, j = 0;
+	int out = 0;
+	while (e == 0 && !out && (i < res.n_sums || j < n_rows)) {
+		const struct segment_device_summary *a = i < res.n_sums ? &res.sums[i] : NULL;
+		const struct segment_device_summary *b = j < n_rows ? &rows[j] : NULL;
+		if (a && (!b || a->device_id < b->device_id)) {
+			struct device d = {0};
+			struct errbuf derr;
+			if (catalog_device_get_by_id(sp->cat, a->device_id, &d, &derr) == 0) {
+				snprintf(why, size, "device %s has %" PRIu64 " packets in the index but no "
+					 "summary in the catalogue", d.name, a->packets);
+				out = 1;
+			}
+			device_done(&d);
+			i++;
+		} else if (b && (!a || b->device_id < a->device_id)) {
+			snprintf(why, size, "the catalogue summarizes %" PRIu64 " packets of device id %"
+				 PRId64 " that the index does not hold", b->packets, b->device_id);
+			out = 1;
+		} else {
+			if (a->packets != b->packets || a->bytes != b->bytes || a->t_first != b->t_first ||
+			    a->t_last != b->t_last) {
+				snprintf(why, size, "device id %" PRId64 ": the catalogue summarizes %" PRIu64
+					 " packets, %" PRIu64 " bytes, the index holds %" PRIu64 ", %" PRIu64,
+					 a->device_id, b->packets, b->bytes, a->packets, a->bytes);
+				out = 1;
+			}
+			i++;
+			j++;
+		}
+	}
+	segment_result_done(&res);
+	free(rows);
+	return e < 0 ? e : out;
+}
+
 struct verify_ctx {
 	struct spool *sp;
 	struct ctl *c;
@@ -161,6 +209,14 @@ static int verify_one(const struct segment *s, void *userdata)
 		else if (vs.bad_entries)
 			problem(v, s, "index: %" PRIu64 " bad entries; the first: %s", vs.bad_entries,
 				vs.first_bad);
+		else {
+			char why[512];
+			e = summaries_disagree(v->sp, s, r, why, sizeof(why), &err);
+			if (e < 0)
+				problem(v, s, "summaries: %s", err.msg[0] ? err.msg : strerror(-e));
+			else if (e > 0)
+				problem(v, s, "summaries: %s (pcapfsctl reindex repairs them)", why);
+		}
 	}
 	index_reader_free(r);
 	free(vs.v);
@@ -268,11 +324,13 @@ static int pick(const struct segment *s, void *userdata)
 		/* The same checks as verify: checksums and structure, and every entry against the
 		 * record it points at (so a walk of the segment). */
 		int we = segment_walk(fd, &g, PCAP_GLOBAL_HDR_LEN, UINT64_MAX, note_record, &vs, &end, &err);
+		char why[512];
 		need = we == -ENOMEM ? false
 				     : segment_open_index(r->sp->dirfd, s->path, fd, &ir, &err) < 0 ||
 					       !index_reader_sealed(ir) ||
 					       index_reader_foreach_run(ir, check_run, &vs, &err) < 0 ||
-					       vs.bad_entries > 0;
+					       vs.bad_entries > 0 ||
+					       summaries_disagree(r->sp, s, ir, why, sizeof(why), &err) != 0;
 		index_reader_free(ir);
 		free(vs.v);
 		close(fd);
