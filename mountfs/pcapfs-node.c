@@ -396,9 +396,12 @@ int window_attr(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct windo
 			uint64_t size = PCAP_GLOBAL_HDR_LEN + t.bytes;
 			int64_t mtime = t.packets ? t.t_last : w->end_ns;
 			file_attr(ino, size, mtime, st);
-			/* Cached only if the catalogue did not change while it was summed. */
-			*immutable = atomic_load(&fs->content_gen) == gen;
+			/* Cached only if the catalogue did not change while it was summed; checked
+			 * under node_lock, which the watcher holds when it moves the generation and
+			 * scans the cached nodes, so a change is either seen here or sees this
+			 * node. */
 			pthread_mutex_lock(&fs->node_lock);
+			*immutable = atomic_load(&fs->content_gen) == gen;
 			n = node_find_locked(fs, ino);
 			if (n && *immutable) {
 				n->attr_known = true;
@@ -418,9 +421,11 @@ int window_attr(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct windo
 	uint64_t size = s->plan->size;
 	int64_t mtime = s->plan->packets ? s->plan->t_last : w->end_ns;
 	file_attr(ino, size, mtime, st);
-	*immutable = s->immutable;
 	struct snap *old = NULL;
 	pthread_mutex_lock(&fs->node_lock);
+	if (atomic_load(&fs->content_gen) != s->gen)
+		s->immutable = false; /* changed meanwhile (see above) */
+	*immutable = s->immutable;
 	n = node_find_locked(fs, ino);
 	if (n && s->immutable) {
 		n->attr_known = true;
@@ -475,6 +480,23 @@ int window_open_snap(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct 
 		snap_unref(*ret);
 		return -EIO;
 	}
+	if (e == 0 && (*ret)->immutable) {
+		/* Served with keep_cache: the kernel keeps this file's pages across opens. The node
+		 * keeps the size too, so that the watcher revalidates it and drops those pages if
+		 * the window changes after all; without a node (or after a change) no keep_cache. */
+		struct snap *s = *ret;
+		pthread_mutex_lock(&fs->node_lock);
+		n = node_find_locked(fs, ino);
+		if (!n || atomic_load(&fs->content_gen) != s->gen) {
+			s->immutable = false;
+		} else if (!n->attr_known) {
+			n->attr_known = true;
+			n->attr_gen = s->gen;
+			n->size = s->plan->size;
+			n->mtime_ns = s->plan->packets ? s->plan->t_last : w->end_ns;
+		}
+		pthread_mutex_unlock(&fs->node_lock);
+	}
 	return e;
 }
 
@@ -491,8 +513,6 @@ int content_state_poll(struct pcapfs *fs)
 		return e;
 	if (gen == atomic_load(&fs->content_gen) && (running > 0) == atomic_load(&fs->importing))
 		return 0;
-	atomic_store(&fs->importing, running > 0);
-	atomic_store(&fs->content_gen, gen);
 
 	/* Revalidate every cached size against the catalogue's summaries; drop those that
 	 * changed (or cannot be summed cheaply) and the kernel's attributes and pages of them
@@ -508,6 +528,8 @@ int content_state_poll(struct pcapfs *fs)
 	} *c = NULL;
 	size_t n_c = 0, cap = 0;
 	pthread_mutex_lock(&fs->node_lock);
+	atomic_store(&fs->importing, running > 0);
+	atomic_store(&fs->content_gen, gen);
 	for (size_t b = 0; b < WNODE_BUCKETS; b++)
 		for (struct wnode *n = fs->nodes[b]; n; n = n->next) {
 			if (!n->attr_known)
