@@ -206,7 +206,8 @@ static void retention(struct house *h)
 		fs_total = (double)vfs.f_blocks * (double)vfs.f_frsize;
 		fs_free = (double)vfs.f_bavail * (double)vfs.f_frsize;
 	}
-	qsort(h->v, h->n, sizeof(*h->v), by_age);
+	if (h->n > 1)
+		qsort(h->v, h->n, sizeof(*h->v), by_age);
 	int64_t horizon = o->max_age_ns ? now_ns() - o->max_age_ns : INT64_MIN;
 	size_t removed = 0, sealed = 0;
 	for (size_t i = 0; i < h->n; i++) {
