@@ -20,6 +20,7 @@ struct options {
 	char *admin_group;
 	char *auditor_group;
 	char *audit;
+	char *audit_keep;
 	char *id_cache;
 	char *max_nodes;
 	int help, version;
@@ -34,6 +35,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("admin_group=%s", admin_group),
 	OPT("auditor_group=%s", auditor_group),
 	OPT("audit=%s", audit),
+	OPT("audit_keep=%s", audit_keep),
 	OPT("-h", help),
 	OPT("--help", help),
 	OPT("-V", version),
@@ -64,7 +66,8 @@ static void usage(const char *prog)
 	       "Who sees and reads a device is decided for the calling user at every lookup, listing\n"
 	       "and open: root, the pcapfs admin group, the device's owner and holders of a grant\n"
 	       "(pcapfsctl grant); accounts that PAM (service pcapfs) refuses read nothing. A device\n"
-	       "the caller may not read does not exist for them.\n"
+	       "the caller may not read does not exist for them. Every open, close and refusal is\n"
+	       "recorded in Linux audit and in the catalogue's query log, with one event id.\n"
 	       "\n"
 	       "pcapfs options:\n"
 	       "  -o cache_timeout=SECONDS  how long the kernel may cache windows that can no longer\n"
@@ -80,7 +83,11 @@ static void usage(const char *prog)
 	       "  -o auditor_group=GROUP    the auditors' group (default pcapfs-audit)\n"
 	       "  -o audit=MODE             Linux audit record of every open, refusal and close:\n"
 	       "                            required (default: no record, no open), best-effort\n"
-	       "                            (serve and log the failure) or off\n"
+	       "                            (serve and log the failure) or off; the same facts go\n"
+	       "                            to the query log in the catalogue (pcapfsctl audit),\n"
+	       "                            which admins and auditors also read as\n"
+	       "                            /audit/<YYYY-MM-DD>.csv, one file per UTC day\n"
+	       "  -o audit_keep=DAYS        query-log rows kept this long (default 400; 0: forever)\n"
 	       "  -h, --help                this text\n"
 	       "  -V, --version             the version\n"
 	       "\n"
@@ -97,6 +104,14 @@ static void usage(const char *prog)
 	       prog);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
+}
+
+/* The query log's read-write connection (fs->qlog). */
+static int qlog_open(struct pcapfs *fs, struct errbuf *err)
+{
+	char db[SPOOL_MAX_PATH + 16];
+	snprintf(db, sizeof(db), "%s/catalog.db", fs->spool_path);
+	return catalog_open(db, 0, SPOOL_DEFAULT_LOCK_TIMEOUT_MS, &fs->qlog, err);
 }
 
 /* FUSE mounts start with 128 KiB of readahead and INIT can only lower it; a sequential reader
@@ -212,6 +227,17 @@ int main(int argc, char **argv)
 		}
 		fs.max_nodes = (size_t)v;
 	}
+	fs.audit_keep_ns = 400 * 86400 * NS_PER_SEC;
+	if (o.audit_keep) {
+		char *end;
+		double days = strtod(o.audit_keep, &end);
+		if (*end || !(days >= 0 && days <= 36500)) {
+			fprintf(stderr, "pcapfs: audit_keep must be 0..36500 days\n");
+			ret = 2;
+			goto out;
+		}
+		fs.audit_keep_ns = (int64_t)(days * 86400 * 1e9);
+	}
 	policy_config_default(&fs.pc);
 	if (o.admin_group)
 		snprintf(fs.pc.admin_group, sizeof(fs.pc.admin_group), "%s", o.admin_group);
@@ -225,6 +251,18 @@ int main(int argc, char **argv)
 	char *abs = realpath(o.spool, NULL);
 	snprintf(fs.spool_path, sizeof(fs.spool_path), "%s", abs ? abs : o.spool);
 	free(abs);
+	/* The query log's connection writes (and brings an older catalogue up to date); with
+	 * audit=off the mount only reads. */
+	if (fs.audit_mode != AUDIT_OFF) {
+		if (qlog_open(&fs, &err) < 0) {
+			fprintf(stderr, "pcapfs: the query log cannot be written: %s%s\n", err.msg,
+				fs.audit_mode == AUDIT_REQUIRED ? " (audit=required)" : "");
+			if (fs.audit_mode == AUDIT_REQUIRED)
+				goto out;
+		}
+		catalog_close(fs.qlog);
+		fs.qlog = NULL;
+	}
 	if (spool_open(fs.spool_path, SPOOL_RDONLY, SPOOL_DEFAULT_LOCK_TIMEOUT_MS, &fs.sp, &err) < 0) {
 		fprintf(stderr, "pcapfs: %s\n", err.msg);
 		goto out;
@@ -255,6 +293,8 @@ int main(int argc, char **argv)
 	fs.debug = co.debug;
 	pthread_mutex_init(&fs.cat_lock, NULL);
 	pthread_mutex_init(&fs.node_lock, NULL);
+	pthread_mutex_init(&fs.qlog_lock, NULL);
+	pthread_mutex_init(&fs.csv_lock, NULL);
 	fs.ids = idcache_new(&(struct idcache_config){
 		/* 1 ns, not 0 (which means the default): id_cache=0 asks NSS and PAM every time. */
 		.positive_ns = MAX((int64_t)(id_cache * 1e9), 1),
@@ -273,6 +313,11 @@ int main(int argc, char **argv)
 	raise_readahead(co.mountpoint, PCAPFS_MAX_READ / 1024);
 	if (fuse_daemonize(co.foreground) != 0)
 		goto out_unmount;
+	if (fs.audit_mode != AUDIT_OFF && qlog_open(&fs, &err) < 0) {
+		pcapfs_log("the query log cannot be written: %s", err.msg);
+		if (fs.audit_mode == AUDIT_REQUIRED)
+			goto out_unmount;
+	}
 	if (spool_open(fs.spool_path, SPOOL_RDONLY, SPOOL_DEFAULT_LOCK_TIMEOUT_MS, &fs.sp, &err) < 0) {
 		pcapfs_log("%s", err.msg);
 		goto out_unmount;
@@ -323,6 +368,7 @@ out:
 	pcapfs_nodes_free(&fs);
 	idcache_free(fs.ids);
 	auditlog_close(fs.audit);
+	catalog_close(fs.qlog);
 	spool_close(fs.sp);
 	free(co.mountpoint);
 	free(o.spool);
@@ -331,6 +377,7 @@ out:
 	free(o.admin_group);
 	free(o.auditor_group);
 	free(o.audit);
+	free(o.audit_keep);
 	free(o.id_cache);
 	free(o.max_nodes);
 	fuse_opt_free_args(&args);

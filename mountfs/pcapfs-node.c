@@ -172,13 +172,6 @@ static int check_access(struct pcapfs *fs, fuse_req_t req, const char *name, int
 			return -EIO;
 		}
 		snprintf(info->user, sizeof(info->user), "%s", who.name);
-		if (!pam_ok) {
-			snprintf(info->reason, sizeof(info->reason), "PAM refuses the account");
-			info->exists = true;
-			snprintf(info->device, sizeof(info->device), "%s", name ? name : "");
-			identity_done(&who);
-			return -EACCES;
-		}
 	}
 	struct device d = {0};
 	struct grant *grants = NULL;
@@ -188,13 +181,26 @@ static int check_access(struct pcapfs *fs, fuse_req_t req, const char *name, int
 	pthread_mutex_lock(&fs->cat_lock);
 	int e = name ? catalog_device_get(fs->sp->cat, name, &d, &err)
 		     : catalog_device_get_by_id(fs->sp->cat, id, &d, &err);
+	if (!pam_ok) {
+		/* An account PAM refuses reads nothing, whether or not the device exists; the
+		 * device is still looked up, for the record. */
+		pthread_mutex_unlock(&fs->cat_lock);
+		if (e == 0)
+			*ret_id = d.id;
+		snprintf(info->reason, sizeof(info->reason), "PAM refuses the account");
+		info->exists = true;
+		snprintf(info->device, sizeof(info->device), "%s", e == 0 ? d.name : name ? name : "");
+		device_done(&d);
+		identity_done(&who);
+		return -EACCES;
+	}
 	if (e == 0 && ctx->uid != 0)
 		e = catalog_grants_load(fs->sp->cat, &grants, &n_grants, &err);
 	if (e == 0 && ctx->uid != 0)
 		e = catalog_role_limits_load(fs->sp->cat, pc.limits, &err);
 	pthread_mutex_unlock(&fs->cat_lock);
 	if (e == 0) {
-		struct policy_decision pd = {.allow = true};
+		struct policy_decision pd = {.allow = true, .reason = "uid 0"};
 		if (ctx->uid != 0)
 			policy_device(&pc, &who, pam_ok, &d, grants, n_grants, &pd);
 		e = pd.allow ? 0 : -ENOENT;
@@ -241,64 +247,287 @@ int check_window_info(struct pcapfs *fs, fuse_req_t req, int64_t id, const struc
 	return check_access(fs, req, NULL, id, w, ret_id, info);
 }
 
-/* Write the audit record of an access. Returns 0, or -EACCES when the record could not be
- * written and auditing is required (the access must then be refused). */
-/* A path walk over a cached dentry that the caller may not use is refused twice by the
- * kernel's design: once when it revalidates the dentry (a LOOKUP) and again by the fresh
- * LOOKUP that follows. One refused walk is one event: a refused lookup identical (uid, pid,
- * path) to one recorded less than REFUSAL_MERGE_NS ago is not recorded again. */
-#define REFUSAL_MERGE_NS (100 * 1000 * 1000)
-#define REFUSAL_SLOTS 64
-static bool refusal_repeated(uid_t uid, pid_t pid, const char *path)
+/* ---- audit records ------------------------------------------------------------------------ */
+
+/* A refused path walk can reach the filesystem more than once: over a directory entry that
+ * another caller looked up, the kernel first revalidates the entry (a LOOKUP), finds it
+ * gone and looks the name up afresh (a second LOOKUP), and concurrent walks of the same
+ * name can add a third. One refused walk is one event: a refused lookup of the same path by
+ * the same process (uid, pid) within REFUSAL_MERGE_NS of the one recorded is covered by
+ * that record. The window is fixed from the record, not sliding, so a process that keeps
+ * trying is recorded once per window. */
+#define REFUSAL_MERGE_NS NS_PER_SEC
+#define REFUSAL_BUCKETS 1024
+#define REFUSAL_WAYS 4
+
+/* The path of an event: its own, or /pcap/<device>[/<window>]. */
+#define EVENT_PATH_BUF (DEVICE_NAME_MAX + WINDOW_NAME_BUF + 16)
+static const char *event_path(const struct audit_event *ev, char *buf, size_t size)
+{
+	if (ev->path)
+		return ev->path;
+	snprintf(buf, size, "/pcap/%s%s%s", ev->device ? ev->device : "", ev->window ? "/" : "",
+		 ev->window ? ev->window : "");
+	return buf;
+}
+
+static bool refusal_covered(uid_t uid, pid_t pid, const char *path)
 {
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	static struct {
 		uint64_t key;
 		int64_t at;
-	} slots[REFUSAL_SLOTS];
+	} tab[REFUSAL_BUCKETS][REFUSAL_WAYS];
 	uint64_t key = UINT64_C(1469598103934665603); /* FNV-1a of uid, pid, path */
 	uint32_t ids[2] = {(uint32_t)uid, (uint32_t)pid};
 	for (size_t i = 0; i < sizeof(ids); i++)
 		key = (key ^ ((const uint8_t *)ids)[i]) * UINT64_C(1099511628211);
 	for (const char *c = path; *c; c++)
 		key = (key ^ (uint8_t)*c) * UINT64_C(1099511628211);
+	key |= 1; /* 0 marks a free way */
 	int64_t now = mono_ns();
 	pthread_mutex_lock(&lock);
-	size_t slot = key % REFUSAL_SLOTS;
-	bool repeated = slots[slot].key == key && now - slots[slot].at < REFUSAL_MERGE_NS;
-	slots[slot].key = key;
-	slots[slot].at = now;
+	size_t b = key % REFUSAL_BUCKETS, victim = 0;
+	for (size_t i = 0; i < REFUSAL_WAYS; i++) {
+		if (tab[b][i].key == key && now - tab[b][i].at < REFUSAL_MERGE_NS) {
+			pthread_mutex_unlock(&lock);
+			return true;
+		}
+		if (tab[b][i].key == key || tab[b][i].key == 0 ||
+		    (tab[b][victim].key != key && tab[b][i].at < tab[b][victim].at))
+			victim = i;
+	}
+	tab[b][victim].key = key;
+	tab[b][victim].at = now;
 	pthread_mutex_unlock(&lock);
-	return repeated;
+	return false;
 }
 
-int audit_access(struct pcapfs *fs, const char *op, uid_t uid, gid_t gid, pid_t pid,
-			const char *user, const char *device, const char *window, bool granted,
-			const char *reason, uint64_t bytes, int64_t duration_ns)
+int audit_refused_lookup(struct pcapfs *fs, struct audit_event *ev)
 {
 	if (fs->audit_mode == AUDIT_OFF)
 		return 0;
-	char path[DEVICE_NAME_MAX + WINDOW_NAME_BUF + 16];
-	snprintf(path, sizeof(path), "/pcap/%s%s%s", device ? device : "", window ? "/" : "",
-		 window ? window : "");
-	if (!granted && strcmp(op, "lookup") == 0 && refusal_repeated(uid, pid, path))
+	char path[EVENT_PATH_BUF];
+	if (refusal_covered(ev->uid, ev->pid, event_path(ev, path, sizeof(path))))
 		return 0;
-	struct audit_event ev = {.op = op, .uid = uid, .gid = gid, .pid = pid, .user = user,
-				 .device = device, .window = window, .path = path, .granted = granted,
-				 .reason = reason, .bytes = bytes, .duration_ns = duration_ns};
-	struct errbuf err = {{0}};
-	if (auditlog_write(fs->audit, &ev, &err) == 0)
+	return audit_access(fs, ev);
+}
+
+static int record(struct pcapfs *fs, struct audit_event *event);
+
+int audit_access(struct pcapfs *fs, struct audit_event *ev)
+{
+	if (fs->audit_mode == AUDIT_OFF)
 		return 0;
-	pcapfs_log("audit record not written (%s %s uid %u): %s%s", op, path, (unsigned)uid, err.msg,
-		   fs->audit_mode == AUDIT_REQUIRED && granted ? "; access refused" : "");
+	if (ev->path)
+		return record(fs, ev);
+	char path[EVENT_PATH_BUF];
+	ev->path = event_path(ev, path, sizeof(path));
+	int e = record(fs, ev);
+	ev->path = NULL;
+	return e;
+}
+
+static int record(struct pcapfs *fs, struct audit_event *event)
+{
+	/* A copy: a refusal decided here changes what the Linux audit record says, not the
+	 * caller's event. */
+	struct audit_event copy = *event, *ev = &copy;
+	/* The row first: its id is the event id of the Linux audit record. */
+	struct access_row row = {.ts_ns = now_ns(), .allowed = ev->granted, .uid = ev->uid,
+				 .gid = ev->gid, .pid = ev->pid, .bytes = ev->bytes,
+				 .duration_ns = ev->duration_ns, .open_id = ev->open_id};
+	snprintf(row.op, sizeof(row.op), "%s", ev->op);
+	snprintf(row.user, sizeof(row.user), "%s", ev->user ? ev->user : "");
+	snprintf(row.device, sizeof(row.device), "%s", ev->device ? ev->device : "");
+	snprintf(row.window, sizeof(row.window), "%s", ev->window ? ev->window : "");
+	snprintf(row.path, sizeof(row.path), "%s", ev->path);
+	snprintf(row.reason, sizeof(row.reason), "%s", ev->reason ? ev->reason : "");
+	struct errbuf qerr = {{0}}, aerr = {{0}};
+	int q = -ENOTCONN;
+	pthread_mutex_lock(&fs->qlog_lock);
+	if (fs->qlog)
+		q = catalog_access_add(fs->qlog, &row, &qerr);
+	pthread_mutex_unlock(&fs->qlog_lock);
+	if (!fs->qlog)
+		snprintf(qerr.msg, sizeof(qerr.msg), "the query log is not open");
+	event->id = ev->id = q == 0 ? row.id : 0;
+	char why[ACCESS_REASON_MAX + 1];
+	bool refuse = false;
+	if (q < 0) {
+		pcapfs_log("query-log row not written (%s %s uid %u): %s%s", ev->op, ev->path,
+			   (unsigned)ev->uid, qerr.msg,
+			   fs->audit_mode == AUDIT_REQUIRED && ev->granted ? "; access refused" : "");
+		if (fs->audit_mode == AUDIT_REQUIRED && ev->granted && strcmp(ev->op, "close") != 0) {
+			/* The Linux audit record then tells of the refusal and why. */
+			snprintf(why, sizeof(why), "query log not written: %.200s", qerr.msg);
+			ev->granted = false;
+			ev->reason = why;
+			refuse = true;
+		}
+	}
+	int a = auditlog_write(fs->audit, ev, &aerr);
+	if (a < 0) {
+		pcapfs_log("audit record not written (%s %s uid %u): %s%s", ev->op, ev->path,
+			   (unsigned)ev->uid, aerr.msg,
+			   fs->audit_mode == AUDIT_REQUIRED && ev->granted ? "; access refused" : "");
+		if (fs->audit_mode == AUDIT_REQUIRED && ev->granted && strcmp(ev->op, "close") != 0) {
+			refuse = true;
+			if (q == 0) {
+				snprintf(why, sizeof(why), "audit record not written: %.200s", aerr.msg);
+				pthread_mutex_lock(&fs->qlog_lock);
+				int e = catalog_access_refuse(fs->qlog, row.id, why, &qerr);
+				pthread_mutex_unlock(&fs->qlog_lock);
+				if (e < 0)
+					pcapfs_log("query-log row %" PRId64 " not marked refused: %s", row.id,
+						   qerr.msg);
+			}
+		}
+	}
+	if (q == 0 && a == 0)
+		return 0;
 	if (fs->audit_mode == AUDIT_REQUIRED)
-		return -EACCES;
-	/* best-effort: served, and the record goes to syslog (authpriv) instead. */
+		return refuse || !ev->granted ? -EACCES : 0;
+	/* best-effort: served, and what could not be recorded goes to syslog (authpriv). */
 	char msg[2048];
-	if (auditlog_format(&ev, msg, sizeof(msg)) < 0)
-		snprintf(msg, sizeof(msg), "op=%s uid=%u path=(too long)", op, (unsigned)uid);
-	syslog(LOG_AUTHPRIV | LOG_WARNING, "audit record not written (%s), access %s: %s", err.msg,
-	       granted ? "served" : "refused", msg);
+	if (auditlog_format(ev, msg, sizeof(msg)) < 0)
+		snprintf(msg, sizeof(msg), "op=%s uid=%u path=(too long)", ev->op, (unsigned)ev->uid);
+	syslog(LOG_AUTHPRIV | LOG_WARNING, "%s not written (%s), access %s: %s",
+	       a < 0 ? "audit record" : "query-log row", a < 0 ? aerr.msg : qerr.msg,
+	       ev->granted ? "served" : "refused", msg);
+	return 0;
+}
+
+int check_audit(struct pcapfs *fs, fuse_req_t req, struct access_info *info)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct identity who = {.uid = ctx->uid, .gid = ctx->gid};
+	bool pam_ok = ctx->uid == 0;
+	struct errbuf err = {{0}};
+	*info = (struct access_info){.exists = true};
+	if (ctx->uid == 0) {
+		snprintf(info->user, sizeof(info->user), "root");
+	} else {
+		int e = idcache_get(fs->ids, ctx->uid, &who, &pam_ok, &err);
+		if (e == -ENOENT) {
+			info->exists = false; /* nobody to record */
+			return -ENOENT;
+		}
+		if (e < 0) {
+			pcapfs_log("uid %u: %s", (unsigned)ctx->uid, err.msg);
+			return -EIO;
+		}
+		snprintf(info->user, sizeof(info->user), "%s", who.name);
+	}
+	struct policy_decision pd;
+	policy_audit_log(&fs->pc, &who, pam_ok, &pd);
+	identity_done(&who);
+	snprintf(info->reason, sizeof(info->reason), "%s", pd.reason);
+	if (pd.allow)
+		return 0;
+	return pam_ok ? -ENOENT : -EACCES;
+}
+
+static int csv_row(const struct access_row *r, void *userdata)
+{
+	FILE *f = userdata;
+	access_csv_row(f, r);
+	if (ferror(f))
+		return -ENOMEM;
+	if (ftell(f) > (long)AUDIT_CSV_MAX)
+		return -EFBIG;
+	return 0;
+}
+
+static void csv_size_put(struct pcapfs *fs, int64_t day, uint64_t rows, int64_t max_id,
+			 uint64_t size)
+{
+	pthread_mutex_lock(&fs->csv_lock);
+	struct csv_size *c = &fs->csv_sizes[(uint64_t)(day / AUDIT_DAY_NS) % ELEMENTSOF(fs->csv_sizes)];
+	*c = (struct csv_size){.day = day, .rows = rows, .max_id = max_id, .size = size};
+	pthread_mutex_unlock(&fs->csv_lock);
+}
+
+/* A day's rows as CSV through a connection of its own, read-only: a long day does not
+ * hold up the requests that use the shared handle, nor the rows being recorded. */
+int audit_day_csv(struct pcapfs *fs, int64_t day, char **ret, size_t *ret_size)
+{
+	char db[SPOOL_MAX_PATH + 16];
+	snprintf(db, sizeof(db), "%s/catalog.db", fs->spool_path);
+	struct catalog *c;
+	struct errbuf err = {{0}};
+	*ret = NULL;
+	*ret_size = 0;
+	int e = catalog_open(db, CATALOG_RDONLY, SPOOL_DEFAULT_LOCK_TIMEOUT_MS, &c, &err);
+	if (e < 0) {
+		pcapfs_log("/audit: %s", err.msg);
+		return -EIO;
+	}
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+	if (!f) {
+		catalog_close(c);
+		return -ENOMEM;
+	}
+	uint64_t rows = 0;
+	int64_t max_id = 0;
+	/* Count and rows in one read transaction: the size cached is that of these rows. */
+	e = catalog_begin(c, &err);
+	if (e == 0)
+		e = catalog_access_count(c, day, day + AUDIT_DAY_NS, &rows, &max_id, &err);
+	access_csv_header(f);
+	struct access_filter flt = {.uid = -1, .allowed = -1, .since_ns = day,
+				    .until_ns = day + AUDIT_DAY_NS};
+	if (e == 0)
+		e = catalog_access_foreach(c, &flt, csv_row, f, &err);
+	catalog_rollback(c);
+	catalog_close(c);
+	if (fclose(f) != 0 && e == 0)
+		e = -ENOMEM;
+	if (e < 0) {
+		if (e == -EFBIG)
+			pcapfs_log("/audit: the day's rows make more than %zu MiB of CSV; "
+				   "read them with pcapfsctl audit --since --until", AUDIT_CSV_MAX >> 20);
+		else if (e != -ENOMEM)
+			pcapfs_log("/audit: %s", err.msg[0] ? err.msg : strerror(-e));
+		free(buf);
+		return e == -EFBIG || e == -ENOMEM ? e : -EIO;
+	}
+	csv_size_put(fs, day, rows, max_id, size);
+	*ret = buf;
+	*ret_size = size;
+	return 0;
+}
+
+int audit_day_size(struct pcapfs *fs, int64_t day, uint64_t *ret)
+{
+	uint64_t rows;
+	int64_t max_id;
+	struct errbuf err = {{0}};
+	pthread_mutex_lock(&fs->cat_lock);
+	int e = catalog_access_count(fs->sp->cat, day, day + AUDIT_DAY_NS, &rows, &max_id, &err);
+	pthread_mutex_unlock(&fs->cat_lock);
+	if (e < 0) {
+		pcapfs_log("/audit: %s", err.msg);
+		return -EIO;
+	}
+	if (rows == 0)
+		return -ENOENT; /* a day without rows has no file */
+	pthread_mutex_lock(&fs->csv_lock);
+	const struct csv_size *c = &fs->csv_sizes[(uint64_t)(day / AUDIT_DAY_NS) % ELEMENTSOF(fs->csv_sizes)];
+	bool hit = c->size && c->day == day && c->rows == rows && c->max_id == max_id;
+	*ret = c->size;
+	pthread_mutex_unlock(&fs->csv_lock);
+	if (hit)
+		return 0;
+	char *buf;
+	size_t size;
+	e = audit_day_csv(fs, day, &buf, &size);
+	if (e < 0)
+		return e;
+	free(buf);
+	*ret = size;
 	return 0;
 }
 
@@ -582,6 +811,31 @@ int content_state_poll(struct pcapfs *fs)
 	return 0;
 }
 
+/* The query log keeps audit_keep_ns of rows: pruned at start and then hourly. */
+static void audit_prune(struct pcapfs *fs)
+{
+	int64_t now = mono_ns();
+	if (!fs->qlog || fs->audit_keep_ns <= 0 ||
+	    (fs->pruned_ns && now - fs->pruned_ns < 3600 * NS_PER_SEC))
+		return;
+	fs->pruned_ns = now;
+	uint64_t n = 0, batch;
+	struct errbuf err = {{0}};
+	int64_t before = now_ns() - fs->audit_keep_ns;
+	int e;
+	/* In small batches, letting the accesses being recorded through in between. */
+	do {
+		pthread_mutex_lock(&fs->qlog_lock);
+		e = catalog_access_prune(fs->qlog, before, 2000, &batch, &err);
+		pthread_mutex_unlock(&fs->qlog_lock);
+		n += e == 0 ? batch : 0;
+	} while (e == 0 && batch == 2000);
+	if (e < 0)
+		pcapfs_log("pruning the query log: %s", err.msg);
+	else if (n)
+		pcapfs_log("query log: removed %" PRIu64 " rows older than audit_keep", n);
+}
+
 static void *content_watch(void *arg)
 {
 	struct pcapfs *fs = arg;
@@ -595,6 +849,7 @@ static void *content_watch(void *arg)
 		if (fs->watch_stop)
 			break;
 		pthread_mutex_unlock(&fs->watch_lock);
+		audit_prune(fs);
 		int e = content_state_poll(fs);
 		if (e < 0 && !failing)
 			pcapfs_log("watching the catalogue for changes: %s (retrying)", strerror(-e));

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "pcapfs.h"
 
@@ -37,6 +38,61 @@ void pcapfs_log(const char *fmt, ...)
 static struct pcapfs *fs_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
+}
+
+/* ---- /audit ---------------------------------------------------------------------------------- */
+
+/* "2026-11-22.csv" → the ns of that day's midnight (UTC); false for anything else. */
+static bool audit_day_parse(const char *name, int64_t *ret)
+{
+	if (strlen(name) != 14 || strcmp(name + 10, ".csv") != 0 || name[4] != '-' || name[7] != '-')
+		return false;
+	for (int i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (name[i] < '0' || name[i] > '9'))
+			return false;
+	struct tm tm = {.tm_year = atoi(name) - 1900, .tm_mon = atoi(name + 5) - 1,
+			.tm_mday = atoi(name + 8)};
+	int year = tm.tm_year, mon = tm.tm_mon, mday = tm.tm_mday;
+	time_t t = timegm(&tm);
+	/* timegm normalizes 2026-02-30 to March 2nd: refuse what does not round-trip. */
+	if (t < 0 || tm.tm_year != year || tm.tm_mon != mon || tm.tm_mday != mday)
+		return false;
+	*ret = (int64_t)t * NS_PER_SEC;
+	return true;
+}
+
+static void audit_day_name(int64_t day, char *buf, size_t size)
+{
+	time_t t = (time_t)(day / NS_PER_SEC);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	snprintf(buf, size, "%04d-%02d-%02d.csv", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+}
+
+static uint64_t audit_day_ino(int64_t day)
+{
+	return NODE_AUDIT_DAY << 56 | (uint64_t)(day / AUDIT_DAY_NS);
+}
+
+/* A day's file changes until the day is over: its mtime is the end of the day, or now. */
+static int64_t audit_day_mtime(int64_t day)
+{
+	return MIN(now_ns(), day + AUDIT_DAY_NS);
+}
+
+/* The record of a refused access to /audit (a caller without a user is not recorded). */
+static void audit_refusal(struct pcapfs *fs, fuse_req_t req, const char *op, const char *path,
+			  const struct access_info *ai)
+{
+	if (!ai->exists)
+		return;
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct audit_event ev = {.op = op, .uid = ctx->uid, .gid = ctx->gid, .pid = ctx->pid,
+				 .user = ai->user, .path = path, .granted = false, .reason = ai->reason};
+	if (strcmp(op, "lookup") == 0)
+		(void)audit_refused_lookup(fs, &ev);
+	else
+		(void)audit_access(fs, &ev);
 }
 
 void snap_unref(struct snap *s)
@@ -90,11 +146,19 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 				return;
 			}
 		}
-		if (ino != NODE_ROOT && ino != NODE_PCAP && NODE_TYPE(ino) != NODE_DEVICE) {
+		if (ino == NODE_AUDIT) {
+			struct access_info ai;
+			int e = check_audit(fs, req, &ai);
+			if (e < 0) {
+				fuse_reply_err(req, -e);
+				return;
+			}
+		}
+		if (ino != NODE_ROOT && ino != NODE_PCAP && ino != NODE_AUDIT && NODE_TYPE(ino) != NODE_DEVICE) {
 			fuse_reply_err(req, ENOTDIR);
 			return;
 		}
-		reply_dir_entry(req, fs, ino, NODE_TYPE(ino) == NODE_DEVICE ? 0 : fs->cache_timeout);
+		reply_dir_entry(req, fs, ino, NODE_TYPE(ino) == NODE_DEVICE || ino == NODE_AUDIT ? 0 : fs->cache_timeout);
 		return;
 	}
 	if (parent == NODE_ROOT) {
@@ -109,7 +173,45 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			fuse_reply_entry(req, &e);
 			return;
 		}
+		if (strcmp(name, "audit") == 0) {
+			/* Zero timeouts: decided again for every caller, like a device. */
+			struct access_info ai;
+			int e = check_audit(fs, req, &ai);
+			if (e < 0) {
+				audit_refusal(fs, req, "lookup", "/audit", &ai);
+				fuse_reply_err(req, -e);
+				return;
+			}
+			reply_dir_entry(req, fs, NODE_AUDIT, 0);
+			return;
+		}
 		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (parent == NODE_AUDIT) {
+		int64_t day;
+		struct access_info ai;
+		char path[64];
+		if (!audit_day_parse(name, &day)) {
+			fuse_reply_err(req, ENOENT);
+			return;
+		}
+		snprintf(path, sizeof(path), "/audit/%s", name);
+		int e = check_audit(fs, req, &ai);
+		if (e < 0) {
+			audit_refusal(fs, req, "lookup", path, &ai);
+			fuse_reply_err(req, -e);
+			return;
+		}
+		uint64_t size;
+		e = audit_day_size(fs, day, &size);
+		if (e < 0) {
+			fuse_reply_err(req, -e);
+			return;
+		}
+		struct fuse_entry_param ep = {.ino = audit_day_ino(day)};
+		file_attr(ep.ino, size, audit_day_mtime(day), &ep.attr);
+		fuse_reply_entry(req, &ep);
 		return;
 	}
 	if (parent == NODE_PCAP) {
@@ -120,12 +222,15 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			return;
 		}
 		struct access_info ai;
+		id = -1;
 		int e = check_device_info(fs, req, name, 0, &id, &ai);
 		if (e < 0) {
 			if (ai.exists) {
 				const struct fuse_ctx *ctx = fuse_req_ctx(req);
-				(void)audit_access(fs, "lookup", ctx->uid, ctx->gid, ctx->pid, ai.user,
-						   ai.device, NULL, false, ai.reason, 0, 0);
+				struct audit_event ev = {.op = "lookup", .uid = ctx->uid, .gid = ctx->gid,
+							 .pid = ctx->pid, .user = ai.user, .device = ai.device,
+							 .reason = ai.reason};
+				(void)audit_refused_lookup(fs, &ev);
 			}
 			fuse_reply_err(req, -e);
 			return;
@@ -154,8 +259,10 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			const struct fuse_ctx *ctx = fuse_req_ctx(req);
 			char wname[WINDOW_NAME_BUF];
 			window_format(&w, wname, sizeof(wname));
-			(void)audit_access(fs, "lookup", ctx->uid, ctx->gid, ctx->pid, ai.user,
-					   ai.device, wname, false, ai.reason, 0, 0);
+			struct audit_event ev = {.op = "lookup", .uid = ctx->uid, .gid = ctx->gid,
+						 .pid = ctx->pid, .user = ai.user, .device = ai.device,
+						 .window = wname, .reason = ai.reason};
+			(void)audit_refused_lookup(fs, &ev);
 		}
 		if (e < 0) {
 			fuse_reply_err(req, -e);
@@ -194,6 +301,28 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (ino == NODE_README) {
 		file_attr(ino, sizeof(readme) - 1, fs->mounted_ns, &st);
 		fuse_reply_attr(req, &st, fs->cache_timeout);
+		return;
+	}
+	if (ino == NODE_AUDIT || NODE_TYPE(ino) == NODE_AUDIT_DAY) {
+		struct access_info ai;
+		int e = check_audit(fs, req, &ai);
+		if (e == 0 && ino == NODE_AUDIT) {
+			dir_attr(fs, ino, &st);
+		} else if (e == 0) {
+			int64_t day = (int64_t)(ino & ((UINT64_C(1) << 56) - 1)) * AUDIT_DAY_NS;
+			uint64_t size;
+			const struct ofile *of = fi && fi->fh ? (const struct ofile *)(uintptr_t)fi->fh : NULL;
+			if (of)
+				size = of->csv_size;
+			else
+				e = audit_day_size(fs, day, &size);
+			if (e == 0)
+				file_attr(ino, size, audit_day_mtime(day), &st);
+		}
+		if (e < 0)
+			fuse_reply_err(req, -e);
+		else
+			fuse_reply_attr(req, &st, 0);
 		return;
 	}
 	int64_t dev, id;
@@ -305,11 +434,38 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (e == 0)
 		e = dirbuf_add(req, b, ".", ino, S_IFDIR);
 	if (e == 0)
-		e = dirbuf_add(req, b, "..", ino == NODE_ROOT || ino == NODE_PCAP ? NODE_ROOT : NODE_PCAP, S_IFDIR);
+		e = dirbuf_add(req, b, "..", NODE_TYPE(ino) == NODE_DEVICE ? NODE_PCAP : NODE_ROOT, S_IFDIR);
 	if (e == 0 && ino == NODE_ROOT) {
 		e = dirbuf_add(req, b, "README.txt", NODE_README, S_IFREG);
 		if (e == 0)
 			e = dirbuf_add(req, b, "pcap", NODE_PCAP, S_IFDIR);
+		/* /audit only for those who may read it. */
+		struct access_info ai;
+		if (e == 0 && fs->audit_mode != AUDIT_OFF && check_audit(fs, req, &ai) == 0)
+			e = dirbuf_add(req, b, "audit", NODE_AUDIT, S_IFDIR);
+	} else if (e == 0 && ino == NODE_AUDIT) {
+		struct access_info ai;
+		e = check_audit(fs, req, &ai);
+		if (e < 0)
+			audit_refusal(fs, req, "opendir", "/audit", &ai);
+		int64_t *days = NULL;
+		size_t n = 0;
+		struct errbuf err = {{0}};
+		if (e == 0) {
+			pthread_mutex_lock(&fs->cat_lock);
+			e = catalog_access_days(fs->sp->cat, AUDIT_DAYS_MAX, &days, &n, &err);
+			pthread_mutex_unlock(&fs->cat_lock);
+			if (e < 0) {
+				pcapfs_log("listing /audit: %s", err.msg[0] ? err.msg : strerror(-e));
+				e = -EIO;
+			}
+		}
+		for (size_t i = 0; e == 0 && i < n; i++) {
+			char name[32];
+			audit_day_name(days[i], name, sizeof(name));
+			e = dirbuf_add(req, b, name, audit_day_ino(days[i]), S_IFREG);
+		}
+		free(days);
 	} else if (e == 0 && ino == NODE_PCAP) {
 		const struct fuse_ctx *ctx = fuse_req_ctx(req);
 		struct identity who = {.uid = ctx->uid, .gid = ctx->gid};
@@ -424,27 +580,78 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_open(req, fi);
 		return;
 	}
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	if (NODE_TYPE(ino) == NODE_AUDIT_DAY) {
+		int64_t day = (int64_t)(ino & ((UINT64_C(1) << 56) - 1)) * AUDIT_DAY_NS;
+		char path[64];
+		struct access_info ai;
+		audit_day_name(day, path + 7, sizeof(path) - 7);
+		memcpy(path, "/audit/", 7);
+		int e = check_audit(fs, req, &ai);
+		if (e < 0) {
+			audit_refusal(fs, req, "open", path, &ai);
+			fuse_reply_err(req, -e);
+			return;
+		}
+		struct audit_event ev = {.op = "open", .uid = ctx->uid, .gid = ctx->gid, .pid = ctx->pid,
+					 .user = ai.user, .path = path, .granted = true,
+					 .reason = ai.reason};
+		e = audit_access(fs, &ev); /* first: the file shows its own open */
+		struct ofile *of = NULL;
+		if (e == 0) {
+			of = calloc(1, sizeof(*of));
+			e = of ? 0 : -ENOMEM;
+		}
+		if (e == 0)
+			e = audit_day_csv(fs, day, &of->csv, &of->csv_size);
+		if (e < 0) {
+			free(of);
+			fuse_reply_err(req, -e);
+			return;
+		}
+		of->event_id = ev.id;
+		of->opened_ns = mono_ns();
+		of->uid = ctx->uid;
+		of->gid = ctx->gid;
+		of->pid = ctx->pid;
+		snprintf(of->user, sizeof(of->user), "%s", ai.user);
+		snprintf(of->path, sizeof(of->path), "%s", path);
+		fi->fh = (uint64_t)(uintptr_t)of;
+		/* Today's file grows: each open serves the rows as they were then, whatever size
+		 * the kernel was told before. */
+		fi->direct_io = 1;
+		fuse_reply_open(req, fi);
+		return;
+	}
+	if (ino == NODE_AUDIT) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
 	int64_t dev, id;
 	struct window w;
 	if (!node_lookup(fs, ino, &dev, &w)) {
 		fuse_reply_err(req, NODE_TYPE(ino) == NODE_DEVICE ? EISDIR : ENOENT);
 		return;
 	}
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct access_info ai;
 	char wname[WINDOW_NAME_BUF];
 	window_format(&w, wname, sizeof(wname));
 	int e = check_window_info(fs, req, dev, &w, &id, &ai);
 	if (e < 0) {
-		if (ai.exists)
-			(void)audit_access(fs, "open", ctx->uid, ctx->gid, ctx->pid, ai.user, ai.device,
-					   wname, false, ai.reason, 0, 0);
+		if (ai.exists) {
+			struct audit_event ev = {.op = "open", .uid = ctx->uid, .gid = ctx->gid,
+						 .pid = ctx->pid, .user = ai.user, .device = ai.device,
+						 .window = wname, .reason = ai.reason};
+			(void)audit_access(fs, &ev);
+		}
 		fuse_reply_err(req, -e);
 		return;
 	}
 	/* No record, no open (audit=required). */
-	e = audit_access(fs, "open", ctx->uid, ctx->gid, ctx->pid, ai.user, ai.device, wname, true,
-			 ai.reason, 0, 0);
+	struct audit_event ev = {.op = "open", .uid = ctx->uid, .gid = ctx->gid, .pid = ctx->pid,
+				 .user = ai.user, .device = ai.device, .window = wname,
+				 .granted = true, .reason = ai.reason};
+	e = audit_access(fs, &ev);
 	struct ofile *of = NULL;
 	if (e == 0) {
 		of = calloc(1, sizeof(*of));
@@ -459,6 +666,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -e);
 		return;
 	}
+	of->event_id = ev.id;
 	of->opened_ns = mono_ns();
 	of->uid = ctx->uid;
 	of->gid = ctx->gid;
@@ -483,6 +691,12 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	struct ofile *of = (struct ofile *)(uintptr_t)fi->fh;
+	if (of->csv) {
+		size_t n = (size_t)off >= of->csv_size ? 0 : MIN(size, of->csv_size - (size_t)off);
+		__atomic_add_fetch(&of->bytes, (uint64_t)n, __ATOMIC_RELAXED);
+		fuse_reply_buf(req, n ? of->csv + off : NULL, n);
+		return;
+	}
 	struct snap *s = of->snap;
 	char *buf = malloc(size ? size : 1);
 	if (!buf) {
@@ -506,9 +720,15 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (ino != NODE_README) {
 		struct pcapfs *fs = fs_of(req);
 		struct ofile *of = (struct ofile *)(uintptr_t)fi->fh;
-		(void)audit_access(fs, "close", of->uid, of->gid, of->pid, of->user, of->device,
-				   of->window, true, "", of->bytes, mono_ns() - of->opened_ns);
+		struct audit_event ev = {.op = "close", .uid = of->uid, .gid = of->gid, .pid = of->pid,
+					 .user = of->user, .device = of->csv ? NULL : of->device,
+					 .window = of->csv ? NULL : of->window,
+					 .path = of->csv ? of->path : NULL, .granted = true, .reason = "",
+					 .bytes = of->bytes, .duration_ns = mono_ns() - of->opened_ns,
+					 .open_id = of->event_id};
+		(void)audit_access(fs, &ev);
 		snap_unref(of->snap);
+		free(of->csv);
 		free(of);
 	}
 	fuse_reply_err(req, 0);
@@ -547,10 +767,15 @@ static void op_write(fuse_req_t req, fuse_ino_t i, const char *b, size_t s, off_
 	fuse_reply_err(req, EROFS);
 }
 
-static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+static void forget_one(struct pcapfs *fs, uint64_t ino, uint64_t nlookup)
 {
 	if (NODE_TYPE(ino) == NODE_HOUR || NODE_TYPE(ino) == NODE_WINDOW)
-		node_forget(fs_of(req), ino, nlookup);
+		node_forget(fs, ino, nlookup);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	forget_one(fs_of(req), ino, nlookup);
 	fuse_reply_none(req);
 }
 
@@ -558,8 +783,7 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 {
 	struct pcapfs *fs = fs_of(req);
 	for (size_t i = 0; i < count; i++)
-		if (NODE_TYPE(forgets[i].ino) == NODE_HOUR || NODE_TYPE(forgets[i].ino) == NODE_WINDOW)
-			node_forget(fs, forgets[i].ino, forgets[i].nlookup);
+		forget_one(fs, forgets[i].ino, forgets[i].nlookup);
 	fuse_reply_none(req);
 }
 

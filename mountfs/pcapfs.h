@@ -7,6 +7,7 @@
  *   NODE_HOUR << 56 | device id << 24 | hours since epoch   canonical hourly windows
  *   NODE_WINDOW << 56 | 56-bit hash of (device, start, end) any other window; collisions
  *                                                          probe the next value
+ *   4 /audit, NODE_AUDIT_DAY << 56 | days since the epoch  /audit/<YYYY-MM-DD>.csv
  * Generation is always 0. */
 #pragma once
 
@@ -16,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "access-format.h"
 #include "audit.h"
 #include "identity.h"
 #include "plan.h"
@@ -26,9 +28,11 @@
 #define NODE_ROOT 1
 #define NODE_README 2
 #define NODE_PCAP 3
+#define NODE_AUDIT 4
 #define NODE_DEVICE UINT64_C(1)
 #define NODE_HOUR UINT64_C(2)
 #define NODE_WINDOW UINT64_C(3)
+#define NODE_AUDIT_DAY UINT64_C(4)
 #define NODE_TYPE(ino) ((ino) >> 56)
 
 /* A read plan shared by the attributes the kernel was last given and the opens that
@@ -74,6 +78,21 @@ struct pcapfs {
 	struct policy_config pc;
 	struct auditlog *audit;
 	enum audit_mode audit_mode;
+	/* The query log: its own read-write connection (the catalogue handle above is
+	 * read-only), used by one thread at a time; NULL with audit=off. Rows older than
+	 * audit_keep_ns are pruned (0: kept). */
+	struct catalog *qlog;
+	pthread_mutex_t qlog_lock;
+	int64_t audit_keep_ns;
+	int64_t pruned_ns; /* when the watcher last pruned (monotonic) */
+	/* Sizes of /audit/<day>.csv, valid while the day's row count and highest id stay. */
+	pthread_mutex_t csv_lock;
+	struct csv_size {
+		int64_t day;
+		uint64_t rows;
+		int64_t max_id;
+		uint64_t size;
+	} csv_sizes[64];
 	double cache_timeout; /* seconds, for windows that cannot change */
 	int64_t mounted_ns;
 	bool debug;
@@ -92,9 +111,14 @@ struct pcapfs {
 	bool watch_stop;
 };
 
-/* One open window file: its snapshot and what the close record needs. */
+/* One open file, a window or a day of the query log: what it serves and what the close
+ * record needs. */
 struct ofile {
-	struct snap *snap;
+	struct snap *snap; /* a window */
+	char *csv;	   /* /audit/<day>.csv: the text as of the open */
+	size_t csv_size;
+	int64_t event_id; /* the open's event id */
+	char path[ACCESS_PATH_MAX + 1];
 	uint64_t bytes; /* served, updated atomically by concurrent reads */
 	int64_t opened_ns;
 	uid_t uid;
@@ -136,11 +160,23 @@ int check_device(struct pcapfs *fs, fuse_req_t req, const char *name, int64_t id
  * reason in info) for a window wider than the role may read or reaching too far back. */
 int check_window_info(struct pcapfs *fs, fuse_req_t req, int64_t id, const struct window *w,
 		      int64_t *ret_id, struct access_info *info);
-/* The audit record of an access: 0, or -EACCES when it could not be written and auditing is
- * required (the access must then be refused). */
-int audit_access(struct pcapfs *fs, const char *op, uid_t uid, gid_t gid, pid_t pid,
-		 const char *user, const char *device, const char *window, bool granted,
-		 const char *reason, uint64_t bytes, int64_t duration_ns);
+/* May the caller of req read the audit log (/audit)? 0, -ENOENT (not for this caller: it
+ * does not exist for them), -EACCES (PAM refuses), -EIO. info gets the user and reason. */
+int check_audit(struct pcapfs *fs, fuse_req_t req, struct access_info *info);
+/* The record of a refused LOOKUP: one per refused path walk (see pcapfs-node.c). */
+int audit_refused_lookup(struct pcapfs *fs, struct audit_event *ev);
+/* Record an access: one query-log row and one Linux audit record, with the same event id
+ * (set in ev->id). ev->path NULL: /pcap/<device>[/<window>]. Returns 0, or -EACCES when
+ * auditing is required and either could not be written: the access must be refused, and
+ * what was written says so. */
+int audit_access(struct pcapfs *fs, struct audit_event *ev);
+/* The query log's rows of one UTC day as CSV (malloc'd), and the size alone (cached;
+ * -ENOENT for a day without rows). */
+int audit_day_csv(struct pcapfs *fs, int64_t day, char **ret, size_t *ret_size);
+int audit_day_size(struct pcapfs *fs, int64_t day, uint64_t *ret);
+#define AUDIT_DAY_NS (86400 * NS_PER_SEC)
+#define AUDIT_CSV_MAX ((size_t)512 << 20) /* one day's file; beyond: EFBIG, use pcapfsctl audit */
+#define AUDIT_DAYS_MAX 36600
 
 void dir_attr(struct pcapfs *fs, uint64_t ino, struct stat *st);
 void file_attr(uint64_t ino, uint64_t size, int64_t mtime_ns, struct stat *st);

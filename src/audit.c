@@ -118,6 +118,12 @@ int auditlog_format(const struct audit_event *ev, char *buf, size_t size)
 	if (n < 0 || (size_t)n >= size - o)
 		return -ENOSPC;
 	o += (size_t)n;
+	if (ev->id > 0) {
+		n = snprintf(buf + o, size - o, " event=%lld", (long long)ev->id);
+		if (n < 0 || (size_t)n >= size - o)
+			return -ENOSPC;
+		o += (size_t)n;
+	}
 	if (put_hex(buf, size, &o, "device", ev->device) < 0 ||
 	    put_hex(buf, size, &o, "window", ev->window) < 0 ||
 	    put_hex(buf, size, &o, "path", ev->path) < 0)
@@ -129,8 +135,9 @@ int auditlog_format(const struct audit_event *ev, char *buf, size_t size)
 	if (put_hex(buf, size, &o, "reason", ev->reason) < 0)
 		return -ENOSPC;
 	if (strcmp(ev->op, "close") == 0) {
-		n = snprintf(buf + o, size - o, " bytes=%llu duration_ms=%lld",
-			     (unsigned long long)ev->bytes, (long long)(ev->duration_ns / 1000000));
+		n = snprintf(buf + o, size - o, " bytes=%llu duration_ms=%lld open_event=%lld",
+			     (unsigned long long)ev->bytes, (long long)(ev->duration_ns / 1000000),
+			     (long long)ev->open_id);
 		if (n < 0 || (size_t)n >= size - o)
 			return -ENOSPC;
 		o += (size_t)n;

@@ -116,6 +116,23 @@ static const char schema_v3[] =
 	"CREATE TRIGGER imports_content_au AFTER UPDATE OF state ON imports " BUMP;
 #undef BUMP
 
+/* Schema version 4: the query log (catalog-access.c), one row per access the mount records:
+ * every open and close of a file, every refusal. id is the event id that the Linux audit
+ * record of the same access carries (event=); a close names its open (open_id). Text
+ * columns hold what the mount saw, bounded by the ACCESS_*_MAX lengths; readers check them
+ * again. Rows are pruned by time only (catalog_access_prune). */
+static const char schema_v4[] =
+	"CREATE TABLE access_log (id INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL,"
+	"  op TEXT NOT NULL, allowed INTEGER NOT NULL, uid INTEGER NOT NULL,"
+	"  gid INTEGER NOT NULL, pid INTEGER NOT NULL, user_name TEXT NOT NULL,"
+	"  device TEXT NOT NULL, window_name TEXT NOT NULL, path TEXT NOT NULL,"
+	"  reason TEXT NOT NULL, bytes INTEGER NOT NULL DEFAULT 0,"
+	"  duration_ns INTEGER NOT NULL DEFAULT 0, open_id INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX access_log_time ON access_log (ts_ns);"
+	"CREATE INDEX access_log_user ON access_log (user_name, ts_ns);"
+	"CREATE INDEX access_log_uid ON access_log (uid, ts_ns);"
+	"CREATE INDEX access_log_device ON access_log (device, ts_ns);";
+
 /* migrations[v] brings a catalogue from version v - 1 to v. Append only; never edit a
  * script that has shipped. */
 static const char *const migrations[] = {
@@ -123,6 +140,7 @@ static const char *const migrations[] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
+	schema_v4,
 };
 _Static_assert(ELEMENTSOF(migrations) == CATALOG_SCHEMA_VERSION + 1,
 	       "one migration per schema version");

@@ -16,7 +16,7 @@
 #include "classify.h"
 #include "errbuf.h"
 
-#define CATALOG_SCHEMA_VERSION 3
+#define CATALOG_SCHEMA_VERSION 4
 #define DEVICE_NAME_MAX 64
 #define TAG_MAX 64
 #define OWNER_MAX 64 /* a user name or "@group" */
@@ -293,3 +293,64 @@ int catalog_stats_latest(struct catalog *c,
 /* Delete the samples older than before_ns; ret_removed (may be NULL) gets their count. */
 int catalog_stats_prune(struct catalog *c, int64_t before_ns, uint64_t *ret_removed,
 			struct errbuf *err);
+
+/* ---- the query log (catalog-access.c) ------------------------------------------------------ */
+
+#define ACCESS_OP_MAX 15
+#define ACCESS_USER_MAX 255
+#define ACCESS_PATH_MAX 511
+#define ACCESS_REASON_MAX 255
+#define ACCESS_WINDOW_MAX 79
+
+/* One access as the mount saw it: an open, a close or a refusal (allowed false). */
+struct access_row {
+	int64_t id; /* the event id, also in the Linux audit record (event=) */
+	int64_t ts_ns;
+	char op[ACCESS_OP_MAX + 1]; /* "open", "close", "lookup" */
+	bool allowed;
+	uint32_t uid, gid;
+	int32_t pid;
+	char user[ACCESS_USER_MAX + 1];	  /* "" when the uid has no user */
+	char device[DEVICE_NAME_MAX + 1]; /* "" for files that are not a device's */
+	char window[ACCESS_WINDOW_MAX + 1];
+	char path[ACCESS_PATH_MAX + 1];
+	char reason[ACCESS_REASON_MAX + 1];
+	uint64_t bytes;	     /* close: bytes served */
+	int64_t duration_ns; /* close: how long the file was open */
+	int64_t open_id;     /* close: the event id of its open */
+};
+/* Append a row; its id is set in r->id. Strings longer than their maximum are cut. */
+int catalog_access_add(struct catalog *c, struct access_row *r, struct errbuf *err);
+/* A recorded access that was refused after all (its Linux audit record could not be
+ * written): allowed becomes false, reason is replaced. */
+int catalog_access_refuse(struct catalog *c, int64_t id, const char *reason, struct errbuf *err);
+
+/* What catalog_access_foreach selects: every member that is set narrows the selection. */
+struct access_filter {
+	const char *user;   /* NULL: any */
+	int64_t uid;	    /* < 0: any */
+	const char *device; /* NULL: any */
+	const char *op;	    /* NULL: any */
+	int allowed;	    /* < 0: any, 0 refused, 1 allowed */
+	int64_t since_ns;   /* ts_ns >= since_ns */
+	int64_t until_ns;   /* ts_ns < until_ns; 0: no bound */
+	int64_t after_id;   /* id > after_id (a cursor); 0: from the start */
+	uint64_t offset;    /* rows skipped first (pages) */
+	uint64_t limit;	    /* 0: no limit */
+};
+/* Matching rows in id order (the order they were recorded). cb returns 0 to go on, or a
+ * negative errno to stop (returned). */
+int catalog_access_foreach(struct catalog *c, const struct access_filter *f,
+			   int (*cb)(const struct access_row *r, void *userdata), void *userdata,
+			   struct errbuf *err);
+/* The UTC days (as the ns of their midnight) that hold rows, ascending, at most max_days of
+ * them. *ret malloc'd (NULL when none). */
+int catalog_access_days(struct catalog *c, size_t max_days, int64_t **ret, size_t *ret_n,
+			struct errbuf *err);
+/* The number of rows and the highest id in [from_ns, until_ns). */
+int catalog_access_count(struct catalog *c, int64_t from_ns, int64_t until_ns, uint64_t *ret_n,
+			 int64_t *ret_max_id, struct errbuf *err);
+/* Delete the rows older than before_ns, oldest first, at most max_rows of them (0: all), in
+ * transactions of a bounded size; ret_removed (may be NULL) gets their count. */
+int catalog_access_prune(struct catalog *c, int64_t before_ns, uint64_t max_rows,
+			 uint64_t *ret_removed, struct errbuf *err);

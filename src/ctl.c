@@ -49,10 +49,15 @@ static const char usage_text[] =
 	"      Which rule allows or denies a user reading a path or a device.\n"
 	"  limits, limits set ROLE [--max-width DURATION|none] [--max-lookback DURATION|none]\n"
 	"      Window limits per role (user, auditor, admin): show or set them.\n"
+	"  audit [--user NAME] [--uid UID] [--device NAME] [--op OP] [--result allow|deny]\n"
+	"        [--since TIME] [--until TIME] [--limit N] [--page N | --cursor ID] [--csv]\n"
+	"      Search the query log: who opened which device's traffic, when, how much, and\n"
+	"      who was refused.\n"
 	"\n"
 	"Global options:\n"
 	"  -s, --spool DIR        spool directory (default: $PCAPFS_SPOOL or " PCAPFS_DEFAULT_SPOOL ")\n"
-	"  -j, --json             machine-readable output for list, show, status, verify, import\n"
+	"  -j, --json             machine-readable output for list, show, status, verify, import,\n"
+	"                         audit\n"
 	"      --lock-timeout MS  how long to wait for a catalogue locked by another process\n"
 	"                         (default 5000)\n"
 	"  -q, --quiet            no progress or summaries, errors only\n"
@@ -308,7 +313,7 @@ int main(int argc, char **argv)
 		{"extract", cmd_extract}, {"verify", cmd_verify},   {"reindex", cmd_reindex},
 		{"status", cmd_status},	  {"grant", cmd_grant},	    {"revoke", cmd_revoke},
 		{"acl", cmd_acl},	  {"explain", cmd_explain},
-		{"limits", cmd_limits},
+		{"limits", cmd_limits},	  {"audit", cmd_audit},
 	};
 	const char *cmd = argv[optind];
 	for (size_t i = 0; i < ELEMENTSOF(cmds); i++)

@@ -62,3 +62,4 @@ int cmd_revoke(struct ctl *c, int argc, char **argv);
 int cmd_acl(struct ctl *c, int argc, char **argv);
 int cmd_explain(struct ctl *c, int argc, char **argv);
 int cmd_limits(struct ctl *c, int argc, char **argv);
+int cmd_audit(struct ctl *c, int argc, char **argv);

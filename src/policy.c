@@ -79,6 +79,26 @@ enum policy_role policy_role(const struct policy_config *pc, const struct identi
 	return POLICY_ROLE_USER;
 }
 
+void policy_audit_log(const struct policy_config *pc, const struct identity *id, bool pam_ok,
+		      struct policy_decision *ret)
+{
+	*ret = (struct policy_decision){.allow = false};
+	if (id->uid == 0) {
+		ret->allow = true;
+		snprintf(ret->reason, sizeof(ret->reason), "uid 0");
+	} else if (!pam_ok) {
+		snprintf(ret->reason, sizeof(ret->reason), "PAM refuses the account");
+	} else {
+		enum policy_role r = policy_role(pc, id);
+		ret->allow = r == POLICY_ROLE_ADMIN || r == POLICY_ROLE_AUDITOR;
+		if (ret->allow)
+			snprintf(ret->reason, sizeof(ret->reason), "role %s (group %s)", role_names[r],
+				 r == POLICY_ROLE_ADMIN ? pc->admin_group : pc->auditor_group);
+		else
+			snprintf(ret->reason, sizeof(ret->reason), "neither administrator nor auditor");
+	}
+}
+
 static bool principal_matches(const struct identity *id, const char *principal)
 {
 	if (strncmp(principal, "user:", 5) == 0)

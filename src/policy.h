@@ -51,6 +51,11 @@ struct policy_decision {
 void policy_window(const struct policy_config *pc, const struct identity *id,
 		   int64_t start_ns, int64_t end_ns, int64_t now_ns, struct policy_decision *ret);
 
+/* May the caller read the audit log (pcapfsctl audit's rows, the mount's /audit)? uid 0,
+ * admins and auditors, unless PAM refuses the account. */
+void policy_audit_log(const struct policy_config *pc, const struct identity *id, bool pam_ok,
+		      struct policy_decision *ret);
+
 /* May the caller read device d? grants: every grant of the catalogue. */
 void policy_device(const struct policy_config *pc, const struct identity *id, bool pam_ok,
 		   const struct device *d, const struct grant *grants, size_t n_grants,

@@ -159,7 +159,11 @@ if [ -n "$HAS_AUDIT_DIR" ]; then
 		[ "$(try "$u" ls "$MNT/audit")" = 2 ] || fail "$u can list /audit"
 		as "$u" ls "$MNT" | grep -q '^audit$' && fail "$u sees /audit"
 	done
-	pass "/audit: admin, auditor and root only"
+	day=$(date -u +%Y-%m-%d)
+	[ "$(try "$U_AUD" read "$MNT/audit/$day.csv")" = 0 ] || fail "the auditor cannot read /audit/$day.csv"
+	grep -q ",open,allow,$U_ADM,.*,dev-001," "$T/out" || fail "/audit/$day.csv lacks the admin's open"
+	grep -q ",lookup,deny,$U_NONE,.*,dev-001," "$T/out" || fail "/audit/$day.csv lacks the ungranted user's refusal"
+	pass "/audit: admin, auditor and root only; the day's CSV holds the matrix's opens and refusals"
 fi
 
 # Removing a user from a group denies them within the identity cache lifetime (id_cache=2).

@@ -15,14 +15,14 @@ start=today
 "$AUDIT_PROBE" required $uid "probe user" cam-1 /pcap/cam-1/ok allow || fail "record refused"
 sleep 1
 out=$(ausearch -m TRUSTED_APP -ui $uid -ts $start -i 2>/dev/null) || fail "ausearch found no record for uid $uid"
-echo "$out" | grep -q 'acct=probe user caller_pid=' || fail "acct not decoded: $out"
+grep -q 'acct=probe user caller_pid=' <<<"$out" || fail "acct not decoded: $out"
 [ "$(echo "$out" | grep -c 'type=TRUSTED_APP')" -eq 2 ] || fail "expected 2 records: $out"
 pass "two records found by ausearch -m TRUSTED_APP -ui $uid, acct decoded"
 # The spoofing path: its record is a failure; ausearch --success yes does not list it.
 n=$(ausearch -m TRUSTED_APP -ui $uid -ts $start --success yes 2>/dev/null | grep -c 'type=TRUSTED_APP' || true)
 [ "$n" -eq 1 ] || fail "expected 1 successful record, got $n"
 raw=$(ausearch -m TRUSTED_APP -ui $uid -ts $start 2>/dev/null)
-echo "$raw" | grep -q 'res=success.*res=' && fail "a path was written in clear: $raw"
+grep -q 'res=success.*res=' <<<"$raw" && fail "a path was written in clear: $raw"
 pass "a path holding 'res=success' does not turn a refusal into a success"
 
 auditctl -e 0 >/dev/null

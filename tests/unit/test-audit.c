@@ -19,10 +19,16 @@ int main(void)
 	CHECK(strstr(buf, "res=") == NULL);		/* the path's text is not in clear */
 	CHECK(strstr(buf, " decision=allow ") != NULL);
 	CHECK(strstr(buf, "bytes=") == NULL);
+	CHECK(strstr(buf, "event=") == NULL); /* no query-log row: no event id */
+	ev.id = 77;
+	n = auditlog_format(&ev, buf, sizeof(buf));
+	CHECK(strstr(buf, " op=open event=77 device=") != NULL);
 	/* uid= comes before any field starting with 'o' (op=) */
 	CHECK(strstr(buf, "uid=") < strstr(buf, " op="));
 
 	ev.op = "close";
+	ev.id = 78;
+	ev.open_id = 77;
 	ev.bytes = 123456;
 	ev.duration_ns = 2500 * INT64_C(1000000);
 	ev.granted = false;
@@ -33,7 +39,8 @@ int main(void)
 	CHECK(strstr(buf, " acct=? ") != NULL);
 	CHECK(strstr(buf, " reason=? ") != NULL);
 	CHECK(strstr(buf, " decision=deny ") != NULL);
-	CHECK(strstr(buf, " bytes=123456 duration_ms=2500") != NULL);
+	CHECK(strstr(buf, " bytes=123456 duration_ms=2500 open_event=77") != NULL);
+	CHECK(strstr(buf, " op=close event=78 ") != NULL);
 	CHECK_INT(auditlog_format(&ev, buf, 40), -ENOSPC);
 
 	struct auditlog *a;

@@ -812,6 +812,145 @@ static void test_locking_and_rdonly(void)
 	catalog_close(c);
 }
 
+struct rows {
+	struct access_row r[16];
+	size_t n;
+};
+static int row_cb(const struct access_row *r, void *userdata)
+{
+	struct rows *v = userdata;
+	if (v->n < ELEMENTSOF(v->r))
+		v->r[v->n++] = *r;
+	return 0;
+}
+static struct rows access_select(struct catalog *c, struct access_filter f)
+{
+	struct rows v = {.n = 0};
+	struct errbuf e = {""};
+	CHECK_INT(catalog_access_foreach(c, &f, row_cb, &v, &e), 0);
+	return v;
+}
+#define ANY (struct access_filter){.uid = -1, .allowed = -1}
+
+/* The query log: rows come back as written, in order, each filter narrows, pages and
+ * cursors walk it without overlap, over-long strings are cut, days are listed, a refusal
+ * after the fact sticks, pruning goes by time, and a hostile row is refused on the way out. */
+static void test_access_log(void)
+{
+	struct catalog *c = open_new("access.db");
+	struct errbuf e = {""};
+	const int64_t day = 86400 * NS_PER_SEC, t0 = 20000 * day + 3600 * NS_PER_SEC;
+	char longpath[2000];
+	memset(longpath, 'p', sizeof(longpath) - 1);
+	longpath[sizeof(longpath) - 1] = 0;
+	struct access_row in[] = {
+		{.ts_ns = t0, .op = "open", .allowed = true, .uid = 1001, .gid = 100, .pid = 7,
+		 .user = "alice", .device = "cam-1", .window = "w1", .path = "/pcap/cam-1/w1",
+		 .reason = "owner alice"},
+		{.ts_ns = t0 + 1, .op = "lookup", .allowed = false, .uid = 1002, .gid = 100, .pid = 8,
+		 .user = "bob", .device = "cam-1", .path = "/pcap/cam-1", .reason = "default deny"},
+		{.ts_ns = t0 + 2, .op = "close", .allowed = true, .uid = 1001, .gid = 100, .pid = 7,
+		 .user = "alice", .device = "cam-1", .window = "w1", .path = "/pcap/cam-1/w1",
+		 .bytes = 12345, .duration_ns = 2500000, .open_id = 1},
+		{.ts_ns = t0 + day, .op = "open", .allowed = true, .uid = 0, .gid = 0, .pid = 9,
+		 .user = "root", .device = "cam-2", .window = "w2"},
+		{.ts_ns = t0 + 3 * day, .op = "open", .allowed = true, .uid = 1001, .gid = 100,
+		 .pid = 10, .user = "alice", .device = "cam-2", .window = "w3"},
+	};
+	snprintf(in[4].path, sizeof(in[4].path), "%.*s", (int)sizeof(in[4].path) - 1, longpath);
+	for (size_t i = 0; i < ELEMENTSOF(in); i++) {
+		CHECK_INT(catalog_access_add(c, &in[i], &e), 0);
+		CHECK_INT(in[i].id, (int64_t)i + 1);
+	}
+	struct rows v = access_select(c, ANY);
+	CHECK_INT(v.n, 5);
+	CHECK_STR(v.r[0].reason, "owner alice");
+	CHECK_STR(v.r[0].window, "w1");
+	CHECK_INT(v.r[0].uid, 1001);
+	CHECK(v.r[0].allowed && !v.r[1].allowed);
+	CHECK_INT(v.r[2].bytes, 12345);
+	CHECK_INT(v.r[2].duration_ns, 2500000);
+	CHECK_INT(v.r[2].open_id, 1);
+	CHECK_INT(strlen(v.r[4].path), ACCESS_PATH_MAX);
+
+	struct access_filter f = ANY;
+	f.user = "alice";
+	CHECK_INT(access_select(c, f).n, 3);
+	f = ANY;
+	f.uid = 0;
+	CHECK_INT(access_select(c, f).n, 1);
+	f = ANY;
+	f.device = "cam-2";
+	f.op = "open";
+	CHECK_INT(access_select(c, f).n, 2);
+	f = ANY;
+	f.allowed = 0;
+	v = access_select(c, f);
+	CHECK(v.n == 1 && v.r[0].id == 2);
+	f = ANY;
+	f.since_ns = t0 + 1;
+	f.until_ns = t0 + day + 1;
+	v = access_select(c, f);
+	CHECK(v.n == 3 && v.r[0].id == 2 && v.r[2].id == 4);
+	/* Pages of two, and a cursor, cover every row once. */
+	f = ANY;
+	f.limit = 2;
+	f.offset = 2;
+	v = access_select(c, f);
+	CHECK(v.n == 2 && v.r[0].id == 3 && v.r[1].id == 4);
+	f.offset = 0;
+	f.after_id = 4;
+	v = access_select(c, f);
+	CHECK(v.n == 1 && v.r[0].id == 5);
+
+	int64_t *days;
+	size_t n_days;
+	CHECK_INT(catalog_access_days(c, 100, &days, &n_days, &e), 0);
+	CHECK_INT(n_days, 3);
+	if (n_days == 3) {
+		CHECK_INT(days[0], 20000 * day);
+		CHECK_INT(days[1], 20001 * day);
+		CHECK_INT(days[2], 20003 * day);
+	}
+	free(days);
+	CHECK_INT(catalog_access_days(c, 2, &days, &n_days, &e), 0);
+	CHECK_INT(n_days, 2);
+	free(days);
+	uint64_t n;
+	int64_t max_id;
+	CHECK_INT(catalog_access_count(c, 20000 * day, 20001 * day, &n, &max_id, &e), 0);
+	CHECK(n == 3 && max_id == 3);
+
+	CHECK_INT(catalog_access_refuse(c, 4, "audit record not written", &e), 0);
+	f = ANY;
+	f.uid = 0;
+	v = access_select(c, f);
+	CHECK(v.n == 1 && !v.r[0].allowed);
+	CHECK_STR(v.r[0].reason, "audit record not written");
+	CHECK_INT(catalog_access_refuse(c, 99, "x", &e), -ENOENT);
+
+	uint64_t removed = 0;
+	CHECK_INT(catalog_access_prune(c, t0 + day, 2, &removed, &e), 0);
+	CHECK_INT(removed, 2);
+	CHECK_INT(catalog_access_prune(c, t0 + day, 0, &removed, &e), 0);
+	CHECK_INT(removed, 1);
+	CHECK_INT(access_select(c, ANY).n, 2);
+	catalog_close(c);
+
+	/* A row written by someone else: too long, or not an integer where one belongs. */
+	raw_exec("access.db", "INSERT INTO access_log (ts_ns, op, allowed, uid, gid, pid, user_name,"
+			      " device, window_name, path, reason) VALUES (1, 'open', 1, 0, 0, 0,"
+			      " hex(zeroblob(400)), '', '', '', '')");
+	c = open_new("access.db");
+	CHECK_INT(catalog_access_foreach(c, &ANY, row_cb, &v, &e), -EPROTO);
+	catalog_close(c);
+	raw_exec("access.db", "UPDATE access_log SET user_name = 'x', uid = -5 WHERE ts_ns = 1");
+	c = open_new("access.db");
+	v.n = 0;
+	CHECK_INT(catalog_access_foreach(c, &ANY, row_cb, &v, &e), -EPROTO);
+	catalog_close(c);
+}
+
 static void remove_dir(void)
 {
 	DIR *d = opendir(dir);
@@ -846,6 +985,7 @@ int main(void)
 	test_imports();
 	test_content_generation();
 	test_locking_and_rdonly();
+	test_access_log();
 	remove_dir();
 	sqlite3_shutdown();
 	TESTS_DONE();

@@ -1,0 +1,227 @@
+#!/bin/bash
+# The query log through a real mount with auditd running: every open, close and refusal is
+# one row with the facts of its Linux audit record and the same event id; pcapfsctl audit
+# filters by user, uid, device, operation, result and time, pages by --page and by cursor
+# without gaps or overlaps, and prints table, JSON and CSV; admins and auditors read the
+# same rows as /audit/<day>.csv, nobody else sees /audit (and trying is recorded); an open
+# whose Linux audit record or query-log row cannot be written is refused, and what was
+# written says so; audit_keep prunes old rows; a catalogue of the previous schema is
+# brought up to date by the mount.
+. "$(dirname "$0")/lib.sh"
+: "${PCAPFS:?PCAPFS must point at the pcapfs binary}"
+need useradd groupadd userdel groupdel setpriv ausearch fusermount3 sqlite3
+[ -e /dev/fuse ] || skip "no /dev/fuse"
+[ "$(id -u)" -eq 0 ] || skip "needs root (users, allow_other)"
+ensure_audit || skip "no kernel audit support or no auditd here"
+
+P=pq$$
+AUD_G=${P}aud
+U_AUD=${P}d U_USR=${P}u U_NONE=${P}n
+users=("$U_AUD" "$U_USR" "$U_NONE")
+cleanup_users() {
+	for u in "${users[@]}"; do userdel "$u" 2>/dev/null || true; done
+	groupdel "$AUD_G" 2>/dev/null || true
+	rm -f "/etc/pam.d/$P"
+}
+on_exit cleanup_users
+groupadd "$AUD_G"
+for u in "${users[@]}"; do useradd -M -N -g users "$u"; done
+usermod -aG "$AUD_G" "$U_AUD"
+grep -v '^#' "$TESTS_DIR/../../systemd/pcapfs.pam" >"/etc/pam.d/$P"
+
+"$PCAPFS_GEN" --packets 5000 --devices 4 --seed 61 --duration 3600 -o "$T/c.pcap" --registry "$T/devices.tsv"
+ctl --quiet init
+register_devices "$T/devices.tsv"
+ctl import --no-progress "$T/c.pcap" 2>/dev/null
+ctl grant "user:$U_USR" dev-001
+ctl grant "user:$U_USR" dev-002
+H=20261122T080000Z--20261122T090000Z
+
+# A catalogue of schema 3 (before the query log): the mount brings it to 4.
+sqlite3 "$SPOOL/catalog.db" "DROP TABLE access_log; PRAGMA user_version = 3;"
+MNT=$T/mnt
+chmod 755 "$T"
+mkdir -p "$MNT"
+mount_fs() {
+	"$PCAPFS" "$SPOOL" "$MNT" -f -o "audit=required,auditor_group=$AUD_G,pam_service=$P,id_cache=1$*" \
+		2>>"$T/fs.log" &
+	FS_PID=$!
+	for _ in $(seq 1 100); do mountpoint -q "$MNT" && return 0; sleep 0.05; done
+	fail "mount did not appear: $(cat "$T/fs.log")"
+}
+umount_fs() {
+	fusermount3 -u "$MNT"
+	wait "$FS_PID" || true
+}
+on_exit "fusermount3 -uz $MNT"
+mount_fs
+[ "$(sqlite3 "$SPOOL/catalog.db" 'PRAGMA user_version')" = 4 ] || fail "the mount did not migrate the catalogue"
+pass "a schema-3 catalogue is brought to schema 4 by the mount"
+
+as() { setpriv --reuid "$1" --regid "$(id -g "$1")" --init-groups -- "${@:2}"; }
+errno_of() { # user op path
+	as "$1" /usr/bin/python3 -c 'import os, sys
+try:
+    if sys.argv[1] == "open":
+        fd = os.open(sys.argv[2], os.O_RDONLY); os.read(fd, 100000); os.close(fd)
+    else:
+        os.listdir(sys.argv[2])
+    print(0)
+except OSError as e:
+    print(e.errno)' "$2" "$3"
+}
+START=$(date +%s)
+START_AU=$(date '+%x %T')
+sleep 1
+D=$MNT/pcap
+# Three opens by the user, one refused lookup of a hidden device, one open by root.
+for d in dev-001 dev-002 dev-001; do
+	[ "$(errno_of "$U_USR" open "$D/$d/$H.pcap")" = 0 ] || fail "$U_USR cannot open $d"
+done
+[ "$(errno_of "$U_USR" open "$D/dev-003/$H.pcap")" = 2 ] || fail "$U_USR opened dev-003"
+cat "$D/dev-003/$H.pcap" >/dev/null
+sleep 0.5
+
+q() { ctl audit --since "$START" --limit 1000 "$@"; }
+ncsv() { q --csv "$@" | tail -n +2 | wc -l; }
+[ "$(ncsv --user "$U_USR")" = 7 ] || fail "rows of $U_USR: $(q --user "$U_USR")"
+[ "$(ncsv --uid "$(id -u "$U_USR")")" = 7 ] || fail "rows by uid"
+[ "$(ncsv --user "$U_USR" --op open)" = 3 ] || fail "open rows: $(q --user "$U_USR" --op open)"
+[ "$(ncsv --user "$U_USR" --op close)" = 3 ] || fail "close rows"
+[ "$(ncsv --user "$U_USR" --result deny)" = 1 ] || fail "refusal rows: $(q --user "$U_USR")"
+[ "$(ncsv --user "$U_USR" --device dev-001)" = 4 ] || fail "dev-001 rows"
+[ "$(ncsv --device dev-003)" = 3 ] || fail "dev-003 rows: $(q --device dev-003)"
+[ "$(ncsv --user root --device dev-003 --result allow --op open)" = 1 ] || fail "root's open"
+[ "$(ctl audit --since $((START - 3600)) --until "$START" --user "$U_USR" --csv | tail -n +2 | wc -l)" = 0 ] || fail "--until"
+q --user "$U_USR" --result deny --csv | tail -1 | grep -qF ",dev-003,,/pcap/dev-003,\"no owner, admin or grant rule matches (default deny)\"," ||
+	fail "the refusal row: $(q --user "$U_USR" --result deny --csv)"
+q --user "$U_USR" --op close --csv | grep -Eq ",close,allow,$U_USR,.*,dev-001,$H.pcap,/pcap/dev-001/$H.pcap,,[1-9][0-9]*,[0-9.]+,[1-9][0-9]*"$'\r'"$" ||
+	fail "the close row: $(q --user "$U_USR" --op close --csv)"
+pass "pcapfsctl audit: filters by user, uid, device, operation, result and time"
+
+# Every row's event id is in the Linux audit record of the same access, once.
+sleep 0.5
+ausearch -m TRUSTED_APP -ts $START_AU --raw 2>/dev/null >"$T/au.raw" || true
+/usr/bin/python3 - "$T/au.raw" "$(q --user "$U_USR" --csv)" <<'PY' || fail "query log and Linux audit disagree"
+import csv, io, re, sys
+au = {}
+for line in open(sys.argv[1]):
+    m = re.search(r" op=(\w+) event=(\d+) ", line)
+    if m:
+        au.setdefault(int(m.group(2)), []).append(m.group(1))
+rows = list(csv.DictReader(io.StringIO(sys.argv[2])))
+assert len(rows) == 7, rows
+for r in rows:
+    got = au.get(int(r["id"]))
+    assert got == [r["op"]], (r, got)
+    if r["op"] == "close":
+        assert int(r["open_id"]) in au and au[int(r["open_id"])] == ["open"], r
+print(f"ok - {len(rows)} rows, each with exactly one Linux audit record of the same event id")
+PY
+
+# Pages and cursors: all rows once, in order, whichever way they are walked.
+all=$(q --csv | tail -n +2 | cut -d, -f1 | tr '\n' ' ')
+n=$(echo $all | wc -w)
+[ "$n" -ge 9 ] || fail "only $n rows"
+paged= cursor= page=1
+while :; do
+	out=$(ctl audit --since "$START" --limit 2 --page $page --csv 2>"$T/more")
+	ids=$(echo "$out" | tail -n +2 | cut -d, -f1 | tr '\n' ' ')
+	[ -n "$(echo $ids)" ] || break
+	paged="$paged$ids"
+	page=$((page + 1))
+done
+bycursor= c=0
+while :; do
+	out=$(ctl audit --since "$START" --limit 2 --cursor $c --csv 2>"$T/more")
+	ids=$(echo "$out" | tail -n +2 | cut -d, -f1 | tr '\n' ' ')
+	bycursor="$bycursor$ids"
+	grep -q 'more: --cursor' "$T/more" || break
+	c=$(grep -o 'cursor [0-9]*' "$T/more" | cut -d' ' -f2)
+done
+[ "$(echo $paged)" = "$(echo $all)" ] || fail "pages: $paged vs $all"
+[ "$(echo $bycursor)" = "$(echo $all)" ] || fail "cursor: $bycursor vs $all"
+pass "$n rows: pages of 2 and a cursor walk them all once, in order"
+
+# Formats: a table for people, JSON with next_cursor, CSV with a header.
+q --user "$U_USR" | head -1 | grep -q '^EVENT  *TIME  *OP  *RESULT  *USER  *DEVICE' || fail "table header: $(q --user "$U_USR" | head -1)"
+ctl --json audit --since "$START" --user "$U_USR" --limit 3 2>/dev/null | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert len(d["rows"]) == 3 and isinstance(d["next_cursor"], int), d
+assert d["rows"][0]["result"] == "allow" and d["rows"][0]["uid"] > 0, d
+' || fail "JSON output"
+ctl --json audit --since "$START" --user nobody-at-all | grep -q '"rows": \[\], "next_cursor": null' || fail "empty JSON"
+[ "$(q --csv | head -1)" = $'id,time,op,result,user,uid,gid,pid,device,window,path,reason,bytes,duration_ms,open_id\r' ] ||
+	fail "CSV header"
+expect_fail 'exclude each other' ctl audit --page 2 --cursor 5
+expect_fail '--result: allow or deny' ctl audit --result maybe
+expect_fail 'invalid time' ctl audit --since yesterday
+expect_fail '--limit' ctl audit --limit 0
+pass "table, JSON (next_cursor) and CSV; bad options refused"
+
+# /audit: the auditor lists and reads the day's CSV, which holds its own open; others do
+# not see it, and their attempt is recorded.
+day=$(date -u +%Y-%m-%d)
+[ "$(as "$U_AUD" ls "$MNT/audit")" = "$day.csv" ] || fail "auditor's /audit: $(as "$U_AUD" ls "$MNT/audit" 2>&1)"
+as "$U_AUD" cat "$MNT/audit/$day.csv" >"$T/day.csv" || fail "the auditor cannot read $day.csv"
+head -1 "$T/day.csv" | grep -q '^id,time,op' || fail "no CSV header in $day.csv"
+grep -q ",open,allow,$U_AUD,.*,/audit/$day.csv," "$T/day.csv" || fail "$day.csv lacks the auditor's own open"
+# The rows before the auditor's open are those pcapfsctl prints.
+ctl audit --since "$day" --limit 1000000 --csv | head -n "$(($(wc -l <"$T/day.csv") - 1))" | cmp -s - <(head -n -1 "$T/day.csv") ||
+	fail "$day.csv differs from pcapfsctl audit --csv"
+ls -l "$MNT/audit/$day.csv" >/dev/null
+ls "$MNT" | grep -qx audit || fail "root does not see /audit"
+as "$U_USR" ls "$MNT" | grep -qx audit && fail "$U_USR sees /audit in /"
+[ "$(errno_of "$U_USR" ls "$MNT/audit")" = 2 ] || fail "$U_USR lists /audit"
+[ "$(errno_of "$U_USR" open "$MNT/audit/$day.csv")" = 2 ] || fail "$U_USR opens $day.csv"
+sleep 0.2
+[ "$(ncsv --user "$U_USR" --result deny --op lookup)" -ge 2 ] || fail "the refused /audit lookups are not recorded"
+q --user "$U_USR" --result deny --csv | grep -q ",/audit,neither administrator nor auditor," || fail "no /audit refusal row"
+as "$U_AUD" cat "$MNT/audit/1999-01-01.csv" 2>/dev/null && fail "a day without rows opens"
+as "$U_AUD" cat "$MNT/audit/2026-02-30.csv" 2>/dev/null && fail "an invalid day opens"
+pass "/audit/$day.csv: the auditor reads the rows pcapfsctl audit prints, its own open included; others get ENOENT, recorded"
+
+# Fail closed: auditing disabled → the open is refused, and its row says why.
+auditctl -e 0 >/dev/null
+[ "$(errno_of "$U_USR" open "$D/dev-002/$H.pcap")" = 13 ] || { auditctl -e 1; fail "opened without an audit record"; }
+auditctl -e 1 >/dev/null
+q --user "$U_USR" --device dev-002 --csv | tail -1 | grep -q ",open,deny,.*audit record not written: kernel auditing is disabled" ||
+	fail "the refused open's row: $(q --user "$U_USR" --device dev-002 --csv | tail -1)"
+# The catalogue locked by another writer for longer than the busy timeout: no row, no open;
+# the Linux audit record tells of the refusal.
+/usr/bin/python3 - "$SPOOL/catalog.db" "$T/locked" <<'PY' &
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+open(sys.argv[2], "w").close()
+time.sleep(7)
+db.execute("ROLLBACK")
+PY
+LOCKER=$!
+for _ in $(seq 1 50); do [ -e "$T/locked" ] && break; sleep 0.1; done
+[ "$(errno_of "$U_USR" open "$D/dev-001/$H.pcap")" = 13 ] || fail "opened without a query-log row"
+wait $LOCKER
+grep -q "query-log row not written .*locked.*access refused" "$T/fs.log" || fail "no log line: $(tail -3 "$T/fs.log")"
+found=
+for _ in $(seq 1 20); do # auditd writes asynchronously
+	[ "$(ausearch -m TRUSTED_APP -ui "$(id -u "$U_USR")" -ts recent -i 2>/dev/null |
+		grep -c "acct=$U_USR .*op=open device=dev-001 .*decision=deny reason=query log not written")" -gt 0 ] && { found=1; break; }
+	sleep 0.25
+done
+[ -n "$found" ] || fail "no Linux audit record of the refusal"
+[ "$(errno_of "$U_USR" open "$D/dev-001/$H.pcap")" = 0 ] || fail "no open once the catalogue is free"
+pass "audit=required: no Linux audit record or no query-log row, no open; each side records the refusal"
+
+# audit_keep: rows older than it are pruned when the mount starts (and hourly).
+umount_fs
+old=$(( ($(date +%s) - 5 * 86400) * 1000000000 ))
+sqlite3 "$SPOOL/catalog.db" "INSERT INTO access_log (ts_ns, op, allowed, uid, gid, pid, user_name, device, window_name, path, reason) VALUES ($old, 'open', 1, 0, 0, 1, 'root', 'dev-001', '', '/pcap/dev-001', 'old')"
+[ "$(ctl audit --since -6d --until -4d --csv | tail -n +2 | wc -l)" = 1 ] || fail "the old row is not there"
+mount_fs ",audit_keep=2"
+for _ in $(seq 1 50); do grep -q "query log: removed 1 rows" "$T/fs.log" && break; sleep 0.1; done
+grep -q "query log: removed 1 rows" "$T/fs.log" || fail "no prune log line: $(tail -3 "$T/fs.log")"
+[ "$(ctl audit --since -6d --until -4d --csv | tail -n +2 | wc -l)" = 0 ] || fail "the old row is still there"
+[ "$(ncsv --user "$U_USR")" -ge 7 ] || fail "recent rows were pruned"
+umount_fs
+pass "audit_keep=2 removes the rows older than two days, keeps the rest"
