@@ -23,6 +23,7 @@ struct options {
 	char *audit_keep;
 	char *id_cache;
 	char *max_nodes;
+	int nosplice;
 	int help, version;
 };
 
@@ -32,6 +33,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("pam_service=%s", pam_service),
 	OPT("id_cache=%s", id_cache),
 	OPT("max_nodes=%s", max_nodes),
+	OPT("nosplice", nosplice),
 	OPT("admin_group=%s", admin_group),
 	OPT("auditor_group=%s", auditor_group),
 	OPT("audit=%s", audit),
@@ -76,6 +78,9 @@ static void usage(const char *prog)
 	       "  -o max_nodes=N            window files the kernel may hold at once (default\n"
 	       "                            1000000, 100..100000000); a name looked up beyond it\n"
 	       "                            fails with ENOMEM until the kernel forgets some\n"
+	       "  -o nosplice               copy every read reply through the daemon; by default a\n"
+	       "                            reply whose bytes lie in few stretches of segment\n"
+	       "                            files goes out as file buffers (splice)\n"
 	       "  -o id_cache=SECONDS       how long a user's groups and PAM answer are reused\n"
 	       "                            (default 60, 0..3600; unknown users: at most 10);\n"
 	       "                            a group change takes effect within this time\n"
@@ -216,6 +221,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	fs.splice = !o.nosplice;
 	fs.max_nodes = WNODE_MAX_DEFAULT;
 	if (o.max_nodes) {
 		char *end;

@@ -115,6 +115,13 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_background = 64;
 	conn->congestion_threshold = 48;
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA; /* no GETATTR before every read */
+	struct pcapfs *fs = userdata;
+	if (fs->splice) {
+		if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+			conn->want |= FUSE_CAP_SPLICE_WRITE | (conn->capable & FUSE_CAP_SPLICE_MOVE);
+		else
+			fs->splice = false;
+	}
 	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
 		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
 }
@@ -698,6 +705,45 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	struct snap *s = of->snap;
+	/* A reply whose bytes lie in few contiguous stretches of segment files goes out as
+	 * file-descriptor buffers, which the kernel moves from the files' pages into the FUSE
+	 * device without a copy through this process (unless -o nosplice). Scattered records
+	 * are copied. */
+	if (fs_of(req)->splice) {
+		struct plan_run runs[SPLICE_RUNS_MAX];
+		size_t n = plan_runs(s->plan, (uint64_t)off, size, runs, SPLICE_RUNS_MAX);
+		/* libfuse would send a short reply for a segment shorter than its index says;
+		 * such a read takes the copying path, which answers EIO. */
+		for (size_t i = 0; i < n; i++) {
+			struct stat st;
+			if (runs[i].fd >= 0 && (fstat(runs[i].fd, &st) < 0 ||
+						(uint64_t)st.st_size < runs[i].pos + runs[i].len))
+				n = 0;
+		}
+		/* struct fuse_bufvec ends in buf[1]: more buffers need memory past its end. */
+		struct fuse_bufvec *bv = n > 0 ? calloc(1, sizeof(*bv) + (n - 1) * sizeof(struct fuse_buf)) : NULL;
+		if (bv) {
+			bv->count = n;
+			size_t total = 0;
+			for (size_t i = 0; i < n; i++) {
+				struct fuse_buf *b = &bv->buf[i];
+				*b = (struct fuse_buf){.size = runs[i].len};
+				if (runs[i].fd < 0) {
+					b->mem = (void *)(uintptr_t)runs[i].mem;
+				} else {
+					b->flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+					b->fd = runs[i].fd;
+					b->pos = (off_t)runs[i].pos;
+				}
+				total += runs[i].len;
+			}
+			/* On a failure on the way libfuse answers the request with the error. */
+			if (fuse_reply_data(req, bv, FUSE_BUF_SPLICE_MOVE) == 0)
+				__atomic_add_fetch(&of->bytes, (uint64_t)total, __ATOMIC_RELAXED);
+			free(bv);
+			return;
+		}
+	}
 	char *buf = malloc(size ? size : 1);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);

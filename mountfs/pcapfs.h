@@ -62,6 +62,7 @@ struct wnode {
 
 #define PCAPFS_MAX_READ (1u << 20) /* libfuse 3.14 caps max_write at 1 MiB too */
 #define WNODE_BUCKETS 4096
+#define SPLICE_RUNS_MAX 64 /* a read reply in more stretches than this is copied */
 #define WNODE_MAX_DEFAULT 1000000 /* window nodes the kernel may reference at once */
 /* A growing window's snapshot only has to live from a lookup to the open that follows. */
 #define SNAP_HELD_MAX 64
@@ -94,6 +95,7 @@ struct pcapfs {
 		uint64_t size;
 	} csv_sizes[64];
 	double cache_timeout; /* seconds, for windows that cannot change */
+	bool splice; /* replies from file-descriptor buffers where they fit (not -o nosplice) */
 	int64_t mounted_ns;
 	bool debug;
 

@@ -257,6 +257,38 @@ ssize_t plan_read(const struct plan *p, void *buf, size_t len, uint64_t off, str
 	return (ssize_t)done;
 }
 
+size_t plan_runs(const struct plan *p, uint64_t off, size_t len, struct plan_run *runs, size_t max)
+{
+	size_t n = 0;
+	if (off >= p->size || len == 0)
+		return 0;
+	len = (size_t)MIN((uint64_t)len, p->size - off);
+	size_t done = 0;
+	if (off < PCAP_GLOBAL_HDR_LEN) {
+		if (max == 0)
+			return 0;
+		size_t k = MIN(len, (size_t)(PCAP_GLOBAL_HDR_LEN - off));
+		runs[n++] = (struct plan_run){.fd = -1, .mem = p->header + off, .len = k};
+		done = k;
+	}
+	for (size_t i = done < len ? find_extent(p, off + done) : p->n_ext; done < len; i++) {
+		const struct plan_extent *x = &p->ext[i];
+		uint64_t skip = off + done - x->out_off;
+		size_t take = (size_t)MIN((uint64_t)(len - done), x->len - skip);
+		int fd = p->segs[x->seg].fd;
+		struct plan_run *last = n ? &runs[n - 1] : NULL;
+		if (last && last->fd == fd && last->pos + last->len == x->seg_off + skip) {
+			last->len += take; /* contiguous in the same segment: one run */
+		} else {
+			if (n == max)
+				return 0;
+			runs[n++] = (struct plan_run){.fd = fd, .pos = x->seg_off + skip, .len = take};
+		}
+		done += take;
+	}
+	return n;
+}
+
 int plan_write(const struct plan *p, int fd, struct errbuf *err)
 {
 	size_t bufsize = 1u << 20;

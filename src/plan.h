@@ -58,5 +58,17 @@ void plan_free(struct plan *p);
  * can be read concurrently. */
 ssize_t plan_read(const struct plan *p, void *buf, size_t len, uint64_t off, struct errbuf *err);
 
+/* The bytes [off, off + len) (cut at the end) as runs: pieces of the global header (mem,
+ * fd -1) and stretches contiguous in one segment file (fd, pos), for replies that the
+ * kernel copies from the files itself (splice). Returns the number of runs, 0 when there is
+ * nothing to read or it would take more than max. */
+struct plan_run {
+	int fd;
+	uint64_t pos;
+	size_t len;
+	const void *mem;
+};
+size_t plan_runs(const struct plan *p, uint64_t off, size_t len, struct plan_run *runs, size_t max);
+
 /* Write the whole file to fd (extract). */
 int plan_write(const struct plan *p, int fd, struct errbuf *err);

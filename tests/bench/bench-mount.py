@@ -36,10 +36,10 @@ def read_all(path, bufsize=1 << 20):
 
 
 class Mount:
-    def __init__(self, spool, mnt):
+    def __init__(self, spool, mnt, opts=()):
         self.mnt = mnt
         os.makedirs(mnt, exist_ok=True)
-        subprocess.run([FS, spool, mnt], check=True)
+        subprocess.run([FS, spool, mnt] + [a for o in opts for a in ('-o', o)], check=True)
 
     def __enter__(self):
         return self
@@ -84,6 +84,37 @@ def main():
             print(f'sequential read, cold cache, {size / 2**20:.1f} MiB window of {dev}: mount '
                   f'{size / m / 2**20:.0f} MiB/s, plain file {size / p / 2**20:.0f} MiB/s: '
                   f'{p / m:.2f}x of plain')
+
+        # -o nosplice (every reply copied) against the default (replies from file-descriptor
+        # buffers where the bytes lie in few stretches of segment files), each against the
+        # plain file in the same rounds:
+        # the window above (records of 20 devices interleaved) and the hour of a spool whose
+        # only device owns every record (long contiguous stretches).
+        spool1, _, _, _ = spool_with(work, 'one', ['--packets', '300000', '--devices', '1',
+                                                   '--duration', '3600', '--seed', '7'])
+        cases = [('20 devices', spool, dev), ('1 device', spool1, 'dev-000')]
+        for label, sp, d in cases:
+            for opts in (['nosplice'], []):
+                with Mount(sp, mnt, opts):
+                    pth = os.path.join(mnt, 'pcap', d, '20261122T080000Z--20261122T090000Z.pcap'
+                                       if sp == spool1 else win)
+                    sz = os.stat(pth).st_size
+                    pl = os.path.join(work, 'plain-' + label[0] + '.pcap')
+                    if not os.path.exists(pl):
+                        with open(pl, 'wb') as f:
+                            f.write(os.urandom(sz))
+                    tm, tp = [], []
+                    for _ in range(ROUNDS):
+                        drop_caches()
+                        tm.append(read_all(pth)[0])
+                        drop_caches()
+                        tp.append(read_all(pl)[0])
+                    m, p = statistics.median(tm), statistics.median(tp)
+                    print(f'sequential read, cold cache, {label} ({sz / 2**20:.1f} MiB), '
+                          f'{"-o nosplice" if opts else "splice"}: mount {sz / m / 2**20:.0f} MiB/s, '
+                          f'plain file {sz / p / 2**20:.0f} MiB/s: {p / m:.2f}x of plain')
+
+        with Mount(spool, mnt):
 
             # open + first 64 KiB of a window not read yet (a fresh name each time)
             times = []
