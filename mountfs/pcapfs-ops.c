@@ -45,28 +45,14 @@ static struct pcapfs *fs_of(fuse_req_t req)
 /* "2026-11-22.csv" → the ns of that day's midnight (UTC); false for anything else. */
 static bool audit_day_parse(const char *name, int64_t *ret)
 {
-	if (strlen(name) != 14 || strcmp(name + 10, ".csv") != 0 || name[4] != '-' || name[7] != '-')
-		return false;
-	for (int i = 0; i < 10; i++)
-		if (i != 4 && i != 7 && (name[i] < '0' || name[i] > '9'))
-			return false;
-	struct tm tm = {.tm_year = atoi(name) - 1900, .tm_mon = atoi(name + 5) - 1,
-			.tm_mday = atoi(name + 8)};
-	int year = tm.tm_year, mon = tm.tm_mon, mday = tm.tm_mday;
-	time_t t = timegm(&tm);
-	/* timegm normalizes 2026-02-30 to March 2nd: refuse what does not round-trip. */
-	if (t < 0 || tm.tm_year != year || tm.tm_mon != mon || tm.tm_mday != mday)
-		return false;
-	*ret = (int64_t)t * NS_PER_SEC;
-	return true;
+	size_t n = strlen(name);
+	return n == 14 && strcmp(name + 10, ".csv") == 0 && window_parse_day(name, 10, ret) == 0;
 }
 
 static void audit_day_name(int64_t day, char *buf, size_t size)
 {
-	time_t t = (time_t)(day / NS_PER_SEC);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	snprintf(buf, size, "%04d-%02d-%02d.csv", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+	if (window_format_day(day, buf, size) > 0)
+		snprintf(buf + 10, size > 10 ? size - 10 : 0, ".csv");
 }
 
 static uint64_t audit_day_ino(int64_t day)

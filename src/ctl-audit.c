@@ -8,6 +8,7 @@
 
 #include "access-format.h"
 #include "ctl.h"
+#include "window.h"
 
 #define AUDIT_LIMIT_DEFAULT 100
 #define AUDIT_LIMIT_MAX 1000000
@@ -68,16 +69,11 @@ static int audit_time(const char *s, int64_t *ret)
 		return 0;
 	}
 	/* A day: its midnight, UTC. */
-	int y, m, dd;
-	char tail;
-	if (strlen(s) == 10 && sscanf(s, "%4d-%2d-%2d%c", &y, &m, &dd, &tail) == 3) {
-		struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = dd};
-		time_t t = timegm(&tm);
-		if (t < 0 || tm.tm_mday != dd || tm.tm_mon != m - 1) {
-			ctl_fail("invalid day '%s'", s);
+	if (strlen(s) == 10 && s[4] == '-' && s[7] == '-') {
+		if (window_parse_day(s, 10, ret) < 0) {
+			ctl_fail("invalid day '%s' (YYYY-MM-DD, from 1970 on)", s);
 			return -EINVAL;
 		}
-		*ret = (int64_t)t * NS_PER_SEC;
 		return 0;
 	}
 	return ctl_parse_time(s, ret, false);

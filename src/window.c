@@ -572,3 +572,52 @@ int window_format(const struct window *w, char *buf, size_t size)
 	memcpy(buf + la + 2 + lb, ".pcap", 6);
 	return (int)n;
 }
+
+int window_parse_day(const char *s, size_t len, int64_t *ret)
+{
+	if (len != 10 || s[4] != '-' || s[7] != '-')
+		return -EINVAL;
+	int v[3] = {0, 0, 0};
+	static const int start[3] = {0, 5, 8}, digits[3] = {4, 2, 2};
+	for (int f = 0; f < 3; f++)
+		for (int i = 0; i < digits[f]; i++) {
+			char c = s[start[f] + i];
+			if (c < '0' || c > '9')
+				return -EINVAL;
+			v[f] = v[f] * 10 + (c - '0');
+		}
+	if (v[0] < 1970 || v[1] < 1 || v[1] > 12 || v[2] < 1)
+		return -EINVAL;
+	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool leap = (v[0] % 4 == 0 && v[0] % 100 != 0) || v[0] % 400 == 0;
+	if (v[2] > mdays[v[1] - 1] + (v[1] == 2 && leap))
+		return -EINVAL;
+	/* Days since the epoch (civil calendar; no time_t, no locale). */
+	int64_t y = v[0], m = v[1], d = v[2];
+	y -= m <= 2;
+	int64_t era = y / 400, yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	int64_t days = era * 146097 + doe - 719468;
+	int64_t ns = days * 86400 * NS_PER_SEC;
+	if (ns >= WINDOW_TIME_END_NS)
+		return -EINVAL;
+	*ret = ns;
+	return 0;
+}
+
+int window_format_day(int64_t day_ns, char *buf, size_t size)
+{
+	if (day_ns < 0 || day_ns >= WINDOW_TIME_END_NS)
+		return -EINVAL;
+	/* Civil date of a day count (the inverse of window_parse_day's). */
+	int64_t z = day_ns / (86400 * NS_PER_SEC) + 719468;
+	int64_t era = z / 146097, doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	int64_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+	int64_t y = yoe + era * 400 + (m <= 2);
+	int n = snprintf(buf, size, "%04d-%02d-%02d", (int)y, (int)m, (int)d);
+	return n < 0 || (size_t)n >= size ? -ENOSPC : n;
+}

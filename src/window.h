@@ -61,3 +61,9 @@ int window_format(const struct window *w, char *buf, size_t size);
 
 /* Human-readable RFC 3339 form "2026-11-22T10:15:00.250Z" for tables and logs. */
 int window_format_time_rfc3339(int64_t ns, char *buf, size_t size);
+
+/* A UTC day "YYYY-MM-DD" (exactly len bytes, a real date in the time range above) as the ns
+ * of its midnight: 0 or -EINVAL. window_format_day writes it back (11 bytes with the NUL;
+ * -ENOSPC when it does not fit). */
+int window_parse_day(const char *s, size_t len, int64_t *ret);
+int window_format_day(int64_t day_ns, char *buf, size_t size);

@@ -125,5 +125,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_message(&err, input);
 	else
 		fail("unexpected errno from window_parse_time", input);
+
+	/* Days (/audit/<day>.csv): an accepted day is a midnight that formats back to itself. */
+	ns = -1;
+	r = window_parse_day((const char *)data, size, &ns);
+	if (r == 0) {
+		char day[16];
+		if (ns < WINDOW_TIME_MIN_NS || ns >= WINDOW_TIME_END_NS || ns % (86400 * NS_PER_SEC))
+			fail("day outside the range or not a midnight", input);
+		if (window_format_day(ns, day, sizeof(day)) != 10 || memcmp(day, data, 10) != 0)
+			fail("day does not format back to itself", input);
+	} else if (r != -EINVAL) {
+		fail("unexpected errno from window_parse_day", input);
+	}
 	return 0;
 }

@@ -471,8 +471,38 @@ static void test_random_round_trips(void)
 		check_against_gmtime(d * 86400 * NS_PER_SEC + 86399 * NS_PER_SEC);
 }
 
+/* Days (/audit/<day>.csv): every day from 1970 to 2199 formats as gmtime says and parses
+ * back to its midnight; impossible dates and anything not exactly YYYY-MM-DD are refused. */
+static void test_days(void)
+{
+	char b[16], r[48];
+	int wrong = 0;
+	for (int64_t d = 0; d * 86400 * NS_PER_SEC < WINDOW_TIME_END_NS; d++) {
+		int64_t ns = d * 86400 * NS_PER_SEC, back = -1;
+		time_t t = (time_t)(d * 86400);
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		snprintf(r, sizeof(r), "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+		if (window_format_day(ns, b, sizeof(b)) != 10 || strcmp(b, r) != 0 ||
+		    window_parse_day(r, 10, &back) != 0 || back != ns)
+			wrong++;
+	}
+	CHECK_INT(wrong, 0);
+	static const char *const bad[] = {"2026-02-29", "2026-13-01", "2026-00-10", "1969-12-31",
+					  "2026-1-011", "2200-01-01", "2024-02-30", "2026-11-2x",
+					  "2026/11/22", "+026-11-22"};
+	int64_t x;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK_INT(window_parse_day(bad[i], 10, &x), -EINVAL);
+	CHECK_INT(window_parse_day("2024-02-29", 10, &x), 0);
+	CHECK_INT(window_parse_day("2026-11-22x", 11, &x), -EINVAL);
+	CHECK_INT(window_parse_day("2026-11-22", 9, &x), -EINVAL);
+	CHECK_INT(window_format_day(0, b, 10), -ENOSPC);
+}
+
 int main(void)
 {
+	test_days();
 	test_forms();
 	test_calendar();
 	test_range();
