@@ -258,8 +258,14 @@ int main(int argc, char **argv)
 	snprintf(fs.spool_path, sizeof(fs.spool_path), "%s", abs ? abs : o.spool);
 	free(abs);
 	/* The query log's connection writes (and brings an older catalogue up to date); with
-	 * audit=off the mount only reads. */
-	if (fs.audit_mode != AUDIT_OFF) {
+	 * audit=off the mount only reads, but still brings the catalogue up to date when it
+	 * may write it. */
+	if (fs.audit_mode == AUDIT_OFF) {
+		if (qlog_open(&fs, &err) == 0)
+			catalog_close(fs.qlog);
+		fs.qlog = NULL;
+		err_clear(&err);
+	} else {
 		if (qlog_open(&fs, &err) < 0) {
 			fprintf(stderr, "pcapfs: the query log cannot be written: %s%s\n", err.msg,
 				fs.audit_mode == AUDIT_REQUIRED ? " (audit=required)" : "");
