@@ -1,6 +1,7 @@
 /* audit.c — Linux audit records of file accesses (audit.h). */
 #include <libaudit.h>
 #include <linux/capability.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <sys/syscall.h>
@@ -14,6 +15,7 @@ struct auditlog {
 	bool cap;     /* CAP_AUDIT_WRITE effective */
 	pthread_mutex_t lock;
 	int enabled;
+	uint32_t daemon_pid;
 };
 
 static bool have_cap_audit_write(void)
@@ -53,6 +55,33 @@ void auditlog_close(struct auditlog *a)
 	free(a);
 }
 
+/* The kernel's audit status (AUDIT_GET): enabled, the audit daemon's pid. 0 or -errno. */
+static int kernel_status(int fd, struct audit_status *ret)
+{
+	int rc = audit_request_status(fd);
+	if (rc <= 0)
+		return rc < 0 ? rc : -EIO;
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	for (int i = 0; i < 40; i++) { /* up to 4 s */
+		do
+			rc = poll(&pfd, 1, 100);
+		while (rc < 0 && errno == EINTR);
+		struct audit_reply rep;
+		rc = audit_get_reply(fd, &rep, GET_REPLY_NONBLOCKING, 0);
+		if (rc <= 0)
+			continue;
+		if (rep.type == NLMSG_ERROR)
+			return rep.error && rep.error->error ? rep.error->error : -EIO;
+		if (rep.type == NLMSG_DONE)
+			break;
+		if (rep.type == AUDIT_GET) {
+			*ret = *rep.status;
+			return 0;
+		}
+	}
+	return -ETIMEDOUT;
+}
+
 static int status_locked(struct auditlog *a, struct errbuf *err)
 {
 	if (a->mode == AUDIT_OFF)
@@ -63,12 +92,19 @@ static int status_locked(struct auditlog *a, struct errbuf *err)
 	if (!a->cap)
 		return err_set(err, EPERM, "no CAP_AUDIT_WRITE: audit records cannot be written");
 	/* Asked of the kernel every time: it drops user records silently while auditing is
-	 * disabled, so a cached answer would let an open through unrecorded. */
-	a->enabled = audit_is_enabled(a->fd);
-	if (a->enabled < 0)
-		return err_set(err, EPERM, "cannot query the audit state (in a user namespace?)");
-	if (a->enabled == 0)
+	 * disabled, and only rate-limits them into its ring buffer while no audit daemon
+	 * listens, so a cached answer would let an open through unrecorded. */
+	struct audit_status st;
+	int e = kernel_status(a->fd, &st);
+	if (e < 0)
+		return err_set(err, EPERM, "cannot query the audit state (%s)", strerror(-e));
+	a->enabled = (int)st.enabled;
+	a->daemon_pid = st.pid;
+	if (st.enabled == 0)
 		return err_set(err, ENODEV, "kernel auditing is disabled (auditctl -e 0)");
+	if (st.pid == 0)
+		return err_set(err, ENOTCONN, "no audit daemon is running (start auditd): the kernel "
+			       "would only put records in its ring buffer");
 	return 0;
 }
 

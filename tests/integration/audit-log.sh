@@ -5,7 +5,8 @@
 # without gaps or overlaps, and prints table, JSON and CSV; admins and auditors read the
 # same rows as /audit/<day>.csv, nobody else sees /audit (and trying is recorded); an open
 # whose Linux audit record or query-log row cannot be written is refused, and what was
-# written says so; audit_keep prunes old rows; a catalogue of the previous schema is
+# written says so (auditing disabled, no audit daemon, the catalogue locked); audit_keep
+# prunes old rows; a catalogue of the previous schema is
 # brought up to date by the mount.
 . "$(dirname "$0")/lib.sh"
 : "${PCAPFS:?PCAPFS must point at the pcapfs binary}"
@@ -212,6 +213,21 @@ done
 [ -n "$found" ] || fail "no Linux audit record of the refusal"
 [ "$(errno_of "$U_USR" open "$D/dev-001/$H.pcap")" = 0 ] || fail "no open once the catalogue is free"
 pass "audit=required: no Linux audit record or no query-log row, no open; each side records the refusal"
+
+# No audit daemon: the kernel would only put records in its ring buffer; audit=required
+# refuses, says why, and serves again once auditd is back.
+auditd_pid=$(auditctl -s | awk '$1 == "pid" {print $2}')
+kill "$auditd_pid"
+for _ in $(seq 1 50); do [ "$(auditctl -s | awk '$1 == "pid" {print $2}')" = 0 ] && break; sleep 0.1; done
+on_exit "auditd"
+e=$(errno_of "$U_USR" open "$D/dev-002/$H.pcap")
+auditd
+for _ in $(seq 1 50); do [ "$(auditctl -s | awk '$1 == "pid" {print $2}')" != 0 ] && break; sleep 0.1; done
+[ "$e" = 13 ] || fail "opened while no audit daemon ran (errno $e)"
+grep -q "audit record not written .*no audit daemon is running.*access refused" "$T/fs.log" ||
+	fail "no log line for the refusal without auditd: $(tail -2 "$T/fs.log")"
+[ "$(errno_of "$U_USR" open "$D/dev-002/$H.pcap")" = 0 ] || fail "no open once auditd runs again"
+pass "audit=required refuses opens while no audit daemon runs, with a log line, and serves once it is back"
 
 # audit_keep: rows older than it are pruned when the mount starts (and hourly).
 umount_fs
