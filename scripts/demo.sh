@@ -114,7 +114,11 @@ echo "== the same bytes from pcapfsctl extract:"
 ctl extract dev-007 "$W" -o "$D/dev-007.pcap"
 cmp "$F" "$D/dev-007.pcap" && echo "identical ($(stat -c %s "$D/dev-007.pcap") bytes)"
 echo
+echo "== who read what: the query log (pcapfsctl audit; also $M/audit/<day>.csv)"
+ctl audit --since -10m --limit 8 2>/dev/null | cut -c1-150
+echo
 echo "The spool is $D/spool, mounted on $M (unmount: fusermount3 -u $M). Try:"
 echo "  ls -l $M/pcap/dev-003/"
 echo "  tshark -r '$M/pcap/dev-001/$(date -u -d @$((now - 3600)) +%Y-%m-%dT%H:%M:%SZ)--$(date -u -d @"$now" +%Y-%m-%dT%H:%M:%SZ).pcap' | head"
 echo "  build/src/pcapfsctl --spool $D/spool device show dev-001"
+echo "  build/src/pcapfsctl --spool $D/spool audit --device dev-007"
