@@ -177,41 +177,41 @@ int catalog_access_foreach(struct catalog *c, const struct access_filter *f,
 	char sql[1024];
 	size_t o = 0;
 	int n_bind = 0;
-	struct {
+	struct bind {
 		bool text;
 		const char *s;
 		int64_t i;
 	} binds[8];
 #define CLAUSE(text_) o += (size_t)snprintf(sql + o, sizeof(sql) - o, "%s", text_)
 	CLAUSE("SELECT " ROW_COLUMNS " FROM access_log WHERE ts_ns >= ?");
-	binds[n_bind++] = (typeof(binds[0])){.i = f->since_ns};
+	binds[n_bind++] = (struct bind){.i = f->since_ns};
 	if (f->until_ns) {
 		CLAUSE(" AND ts_ns < ?");
-		binds[n_bind++] = (typeof(binds[0])){.i = f->until_ns};
+		binds[n_bind++] = (struct bind){.i = f->until_ns};
 	}
 	if (f->after_id > 0) {
 		CLAUSE(" AND id > ?");
-		binds[n_bind++] = (typeof(binds[0])){.i = f->after_id};
+		binds[n_bind++] = (struct bind){.i = f->after_id};
 	}
 	if (f->user) {
 		CLAUSE(" AND user_name = ?");
-		binds[n_bind++] = (typeof(binds[0])){.text = true, .s = f->user};
+		binds[n_bind++] = (struct bind){.text = true, .s = f->user};
 	}
 	if (f->uid >= 0) {
 		CLAUSE(" AND uid = ?");
-		binds[n_bind++] = (typeof(binds[0])){.i = f->uid};
+		binds[n_bind++] = (struct bind){.i = f->uid};
 	}
 	if (f->device) {
 		CLAUSE(" AND device = ?");
-		binds[n_bind++] = (typeof(binds[0])){.text = true, .s = f->device};
+		binds[n_bind++] = (struct bind){.text = true, .s = f->device};
 	}
 	if (f->op) {
 		CLAUSE(" AND op = ?");
-		binds[n_bind++] = (typeof(binds[0])){.text = true, .s = f->op};
+		binds[n_bind++] = (struct bind){.text = true, .s = f->op};
 	}
 	if (f->allowed >= 0) {
 		CLAUSE(" AND allowed = ?");
-		binds[n_bind++] = (typeof(binds[0])){.i = f->allowed ? 1 : 0};
+		binds[n_bind++] = (struct bind){.i = f->allowed ? 1 : 0};
 	}
 	CLAUSE(" ORDER BY id LIMIT ? OFFSET ?");
 #undef CLAUSE

@@ -447,7 +447,7 @@ static int seal_files(int dirfd, const char *relpath, uint64_t id, int seg_fd, i
 		      bool durable, struct segment_result *ret, struct errbuf *err)
 {
 	struct index_reader *live = NULL, *sealed = NULL;
-	_cleanup_close_ int tmp_fd = -1, new_fd = -1;
+	_cleanup_close_ int tmp_fd = -1;
 	char tmp[300], final[300];
 	snprintf(tmp, sizeof(tmp), "%s.idx.tmp", relpath);
 	snprintf(final, sizeof(final), "%s.idx", relpath);

@@ -586,7 +586,8 @@ int window_parse_day(const char *s, size_t len, int64_t *ret)
 				return -EINVAL;
 			v[f] = v[f] * 10 + (c - '0');
 		}
-	if (v[0] < 1970 || v[1] < 1 || v[1] > 12 || v[2] < 1)
+	/* The years of the time range (1970..2199): no overflow below. */
+	if (v[0] < 1970 || v[0] > 2199 || v[1] < 1 || v[1] > 12 || v[2] < 1)
 		return -EINVAL;
 	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	bool leap = (v[0] % 4 == 0 && v[0] % 100 != 0) || v[0] % 400 == 0;

@@ -490,7 +490,7 @@ static void test_days(void)
 	CHECK_INT(wrong, 0);
 	static const char *const bad[] = {"2026-02-29", "2026-13-01", "2026-00-10", "1969-12-31",
 					  "2026-1-011", "2200-01-01", "2024-02-30", "2026-11-2x",
-					  "2026/11/22", "+026-11-22"};
+					  "2026/11/22", "+026-11-22", "3024-02-29", "9999-12-31"};
 	int64_t x;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		CHECK_INT(window_parse_day(bad[i], 10, &x), -EINVAL);
