@@ -565,6 +565,17 @@ static void evict_snaps_locked(struct pcapfs *fs, struct wnode *keep)
 			}
 }
 
+/* Does the catalogue itself (not the watcher's view of it, up to a second old) say that no
+ * import runs and that its content generation is gen? Only then may an answer be cached: an
+ * import that began or ended since the watcher last looked would otherwise let a partial
+ * window be cached as final. Called with cat_lock held. */
+static bool catalogue_settled(struct pcapfs *fs, int64_t gen)
+{
+	int64_t db_gen, running;
+	return catalog_content_state(fs->sp->cat, &db_gen, &running) == 0 && running == 0 &&
+	       db_gen == gen;
+}
+
 static int build_snap(struct pcapfs *fs, int64_t dev, const struct window *w, struct snap **ret)
 {
 	struct snap *s = calloc(1, sizeof(*s));
@@ -573,6 +584,7 @@ static int build_snap(struct pcapfs *fs, int64_t dev, const struct window *w, st
 	struct errbuf err = {{0}};
 	int64_t gen = atomic_load(&fs->content_gen);
 	pthread_mutex_lock(&fs->cat_lock);
+	bool settled = catalogue_settled(fs, gen);
 	int e = plan_build(fs->sp, dev, w, 0, &s->plan, &err);
 	pthread_mutex_unlock(&fs->cat_lock);
 	if (e < 0) {
@@ -585,7 +597,7 @@ static int build_snap(struct pcapfs *fs, int64_t dev, const struct window *w, st
 	/* Nothing more can arrive when no segment involved is open and the window ended more
 	 * than a segment period ago (the writers rotate at least that often), unless an import
 	 * runs or the catalogue changed under the plan (content generation). */
-	s->immutable = !s->plan->has_open && !atomic_load(&fs->importing) &&
+	s->immutable = !s->plan->has_open && settled && !atomic_load(&fs->importing) &&
 		       atomic_load(&fs->content_gen) == gen &&
 		       w->end_ns + fs->sp->cfg.segment_ns + 5 * NS_PER_SEC < now_ns();
 	s->gen = gen;
@@ -619,9 +631,10 @@ int window_attr(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct windo
 		struct window_totals t;
 		struct errbuf err;
 		pthread_mutex_lock(&fs->cat_lock);
+		bool settled = catalogue_settled(fs, gen);
 		int r = catalog_window_totals(fs->sp->cat, dev, w->start_ns, w->end_ns, &t, &err);
 		pthread_mutex_unlock(&fs->cat_lock);
-		if (r == 0 && t.partial == 0 && t.open_segments == 0) {
+		if (settled && r == 0 && t.partial == 0 && t.open_segments == 0) {
 			uint64_t size = PCAP_GLOBAL_HDR_LEN + t.bytes;
 			int64_t mtime = t.packets ? t.t_last : w->end_ns;
 			file_attr(ino, size, mtime, st);
