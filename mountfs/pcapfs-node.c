@@ -303,28 +303,29 @@ static bool refusal_covered(uid_t uid, pid_t pid, const char *path)
 	return false;
 }
 
+static int record(struct pcapfs *fs, struct audit_event *event);
+
 int audit_refused_lookup(struct pcapfs *fs, struct audit_event *ev)
 {
 	if (fs->audit_mode == AUDIT_OFF)
 		return 0;
 	char path[EVENT_PATH_BUF];
-	if (refusal_covered(ev->uid, ev->pid, event_path(ev, path, sizeof(path))))
-		return 0;
-	return audit_access(fs, ev);
+	const char *given = ev->path;
+	ev->path = event_path(ev, path, sizeof(path));
+	int e = refusal_covered(ev->uid, ev->pid, ev->path) ? 0 : record(fs, ev);
+	ev->path = given;
+	return e;
 }
-
-static int record(struct pcapfs *fs, struct audit_event *event);
 
 int audit_access(struct pcapfs *fs, struct audit_event *ev)
 {
 	if (fs->audit_mode == AUDIT_OFF)
 		return 0;
-	if (ev->path)
-		return record(fs, ev);
 	char path[EVENT_PATH_BUF];
+	const char *given = ev->path;
 	ev->path = event_path(ev, path, sizeof(path));
 	int e = record(fs, ev);
-	ev->path = NULL;
+	ev->path = given;
 	return e;
 }
 
@@ -583,9 +584,12 @@ static int build_snap(struct pcapfs *fs, int64_t dev, const struct window *w, st
 		return -ENOMEM;
 	struct errbuf err = {{0}};
 	int64_t gen = atomic_load(&fs->content_gen);
+	bool ended = w->end_ns + fs->sp->cfg.segment_ns + 5 * NS_PER_SEC < now_ns();
 	pthread_mutex_lock(&fs->cat_lock);
-	bool settled = catalogue_settled(fs, gen);
 	int e = plan_build(fs->sp, dev, w, 0, &s->plan, &err);
+	/* Asked after the plan, and only of one that could be final: the generation read
+	 * before it still being current means nothing changed while it was built. */
+	bool settled = e == 0 && ended && !s->plan->has_open && catalogue_settled(fs, gen);
 	pthread_mutex_unlock(&fs->cat_lock);
 	if (e < 0) {
 		free(s);
@@ -597,9 +601,7 @@ static int build_snap(struct pcapfs *fs, int64_t dev, const struct window *w, st
 	/* Nothing more can arrive when no segment involved is open and the window ended more
 	 * than a segment period ago (the writers rotate at least that often), unless an import
 	 * runs or the catalogue changed under the plan (content generation). */
-	s->immutable = !s->plan->has_open && settled && !atomic_load(&fs->importing) &&
-		       atomic_load(&fs->content_gen) == gen &&
-		       w->end_ns + fs->sp->cfg.segment_ns + 5 * NS_PER_SEC < now_ns();
+	s->immutable = settled && !atomic_load(&fs->importing) && atomic_load(&fs->content_gen) == gen;
 	s->gen = gen;
 	s->refs = 1;
 	*ret = s;
@@ -631,10 +633,11 @@ int window_attr(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct windo
 		struct window_totals t;
 		struct errbuf err;
 		pthread_mutex_lock(&fs->cat_lock);
-		bool settled = catalogue_settled(fs, gen);
 		int r = catalog_window_totals(fs->sp->cat, dev, w->start_ns, w->end_ns, &t, &err);
+		bool settled = r == 0 && t.partial == 0 && t.open_segments == 0 &&
+			       catalogue_settled(fs, gen);
 		pthread_mutex_unlock(&fs->cat_lock);
-		if (settled && r == 0 && t.partial == 0 && t.open_segments == 0) {
+		if (settled) {
 			uint64_t size = PCAP_GLOBAL_HDR_LEN + t.bytes;
 			int64_t mtime = t.packets ? t.t_last : w->end_ns;
 			file_attr(ino, size, mtime, st);

@@ -66,19 +66,38 @@ static int64_t audit_day_mtime(int64_t day)
 	return MIN(now_ns(), day + AUDIT_DAY_NS);
 }
 
-/* The record of a refused access to /audit (a caller without a user is not recorded). */
-static void audit_refusal(struct pcapfs *fs, fuse_req_t req, const char *op, const char *path,
-			  const struct access_info *ai)
+/* The record of a refused access: of the device and window in ai (window may be NULL), or of
+ * path (/audit...) when it is given. A caller the policy could not name (no user, no such
+ * device) is not recorded. */
+static void audit_refusal(struct pcapfs *fs, fuse_req_t req, const char *op,
+			  const struct access_info *ai, const char *window, const char *path)
 {
 	if (!ai->exists)
 		return;
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct audit_event ev = {.op = op, .uid = ctx->uid, .gid = ctx->gid, .pid = ctx->pid,
-				 .user = ai->user, .path = path, .granted = false, .reason = ai->reason};
+				 .user = ai->user, .device = path ? NULL : ai->device,
+				 .window = window, .path = path, .reason = ai->reason};
 	if (strcmp(op, "lookup") == 0)
 		(void)audit_refused_lookup(fs, &ev);
 	else
 		(void)audit_access(fs, &ev);
+}
+
+/* A new open file's caller, as its close record will name it. */
+static struct ofile *ofile_new(const struct fuse_ctx *ctx, const struct access_info *ai,
+			       int64_t event_id)
+{
+	struct ofile *of = calloc(1, sizeof(*of));
+	if (!of)
+		return NULL;
+	of->event_id = event_id;
+	of->opened_ns = mono_ns();
+	of->uid = ctx->uid;
+	of->gid = ctx->gid;
+	of->pid = ctx->pid;
+	snprintf(of->user, sizeof(of->user), "%s", ai->user);
+	return of;
 }
 
 void snap_unref(struct snap *s)
@@ -171,7 +190,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			struct access_info ai;
 			int e = check_audit(fs, req, &ai);
 			if (e < 0) {
-				audit_refusal(fs, req, "lookup", "/audit", &ai);
+				audit_refusal(fs, req, "lookup", &ai, NULL, "/audit");
 				fuse_reply_err(req, -e);
 				return;
 			}
@@ -192,7 +211,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		snprintf(path, sizeof(path), "/audit/%s", name);
 		int e = check_audit(fs, req, &ai);
 		if (e < 0) {
-			audit_refusal(fs, req, "lookup", path, &ai);
+			audit_refusal(fs, req, "lookup", &ai, NULL, path);
 			fuse_reply_err(req, -e);
 			return;
 		}
@@ -218,13 +237,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		id = -1;
 		int e = check_device_info(fs, req, name, 0, &id, &ai);
 		if (e < 0) {
-			if (ai.exists) {
-				const struct fuse_ctx *ctx = fuse_req_ctx(req);
-				struct audit_event ev = {.op = "lookup", .uid = ctx->uid, .gid = ctx->gid,
-							 .pid = ctx->pid, .user = ai.user, .device = ai.device,
-							 .reason = ai.reason};
-				(void)audit_refused_lookup(fs, &ev);
-			}
+			audit_refusal(fs, req, "lookup", &ai, NULL, NULL);
 			fuse_reply_err(req, -e);
 			return;
 		}
@@ -248,14 +261,10 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		}
 		struct access_info ai;
 		e = check_window_info(fs, req, dev, &w, &id, &ai);
-		if (e == -EACCES && ai.exists) {
-			const struct fuse_ctx *ctx = fuse_req_ctx(req);
+		if (e == -EACCES) {
 			char wname[WINDOW_NAME_BUF];
 			window_format(&w, wname, sizeof(wname));
-			struct audit_event ev = {.op = "lookup", .uid = ctx->uid, .gid = ctx->gid,
-						 .pid = ctx->pid, .user = ai.user, .device = ai.device,
-						 .window = wname, .reason = ai.reason};
-			(void)audit_refused_lookup(fs, &ev);
+			audit_refusal(fs, req, "lookup", &ai, wname, NULL);
 		}
 		if (e < 0) {
 			fuse_reply_err(req, -e);
@@ -440,7 +449,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		struct access_info ai;
 		e = check_audit(fs, req, &ai);
 		if (e < 0)
-			audit_refusal(fs, req, "opendir", "/audit", &ai);
+			audit_refusal(fs, req, "opendir", &ai, NULL, "/audit");
 		int64_t *days = NULL;
 		size_t n = 0;
 		struct errbuf err = {{0}};
@@ -582,7 +591,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		memcpy(path, "/audit/", 7);
 		int e = check_audit(fs, req, &ai);
 		if (e < 0) {
-			audit_refusal(fs, req, "open", path, &ai);
+			audit_refusal(fs, req, "open", &ai, NULL, path);
 			fuse_reply_err(req, -e);
 			return;
 		}
@@ -592,7 +601,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		e = audit_access(fs, &ev); /* first: the file shows its own open */
 		struct ofile *of = NULL;
 		if (e == 0) {
-			of = calloc(1, sizeof(*of));
+			of = ofile_new(ctx, &ai, ev.id);
 			e = of ? 0 : -ENOMEM;
 		}
 		if (e == 0)
@@ -602,12 +611,6 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			fuse_reply_err(req, -e);
 			return;
 		}
-		of->event_id = ev.id;
-		of->opened_ns = mono_ns();
-		of->uid = ctx->uid;
-		of->gid = ctx->gid;
-		of->pid = ctx->pid;
-		snprintf(of->user, sizeof(of->user), "%s", ai.user);
 		snprintf(of->path, sizeof(of->path), "%s", path);
 		fi->fh = (uint64_t)(uintptr_t)of;
 		/* Today's file grows: each open serves the rows as they were then, whatever size
@@ -631,12 +634,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	window_format(&w, wname, sizeof(wname));
 	int e = check_window_info(fs, req, dev, &w, &id, &ai);
 	if (e < 0) {
-		if (ai.exists) {
-			struct audit_event ev = {.op = "open", .uid = ctx->uid, .gid = ctx->gid,
-						 .pid = ctx->pid, .user = ai.user, .device = ai.device,
-						 .window = wname, .reason = ai.reason};
-			(void)audit_access(fs, &ev);
-		}
+		audit_refusal(fs, req, "open", &ai, wname, NULL);
 		fuse_reply_err(req, -e);
 		return;
 	}
@@ -647,7 +645,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	e = audit_access(fs, &ev);
 	struct ofile *of = NULL;
 	if (e == 0) {
-		of = calloc(1, sizeof(*of));
+		of = ofile_new(ctx, &ai, ev.id);
 		e = of ? 0 : -ENOMEM;
 	}
 	/* The snapshot the kernel's attributes came from (the lookup just before): the size it
@@ -659,12 +657,6 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -e);
 		return;
 	}
-	of->event_id = ev.id;
-	of->opened_ns = mono_ns();
-	of->uid = ctx->uid;
-	of->gid = ctx->gid;
-	of->pid = ctx->pid;
-	snprintf(of->user, sizeof(of->user), "%s", ai.user);
 	snprintf(of->device, sizeof(of->device), "%s", ai.device);
 	snprintf(of->window, sizeof(of->window), "%s", wname);
 	fi->fh = (uint64_t)(uintptr_t)of;
@@ -700,11 +692,20 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		size_t n = plan_runs(s->plan, (uint64_t)off, size, runs, SPLICE_RUNS_MAX);
 		/* libfuse would send a short reply for a segment shorter than its index says;
 		 * such a read takes the copying path, which answers EIO. */
+		int fd = -1;
+		uint64_t fd_size = 0;
 		for (size_t i = 0; i < n; i++) {
+			if (runs[i].fd < 0)
+				continue;
 			struct stat st;
-			if (runs[i].fd >= 0 && (fstat(runs[i].fd, &st) < 0 ||
-						(uint64_t)st.st_size < runs[i].pos + runs[i].len))
+			if (runs[i].fd != fd) { /* one fstat per segment a run moves to */
+				fd = runs[i].fd;
+				fd_size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+			}
+			if (fd_size < runs[i].pos + runs[i].len) {
 				n = 0;
+				break;
+			}
 		}
 		/* struct fuse_bufvec ends in buf[1]: more buffers need memory past its end. */
 		struct fuse_bufvec *bv = n > 0 ? calloc(1, sizeof(*bv) + (n - 1) * sizeof(struct fuse_buf)) : NULL;

@@ -10,20 +10,6 @@
 #define DAY_NS (86400 * NS_PER_SEC)
 #define PRUNE_BATCH 50000
 
-/* Copy at most size - 1 bytes of s, never cutting a UTF-8 sequence in two. */
-static void copy_cut(char *dst, size_t size, const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-	if (n >= size) {
-		n = size - 1;
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-	}
-	if (n)
-		memcpy(dst, s, n);
-	dst[n] = 0;
-}
-
 int catalog_access_add(struct catalog *c, struct access_row *r, struct errbuf *err)
 {
 	static const char sql[] =
@@ -31,46 +17,46 @@ int catalog_access_add(struct catalog *c, struct access_row *r, struct errbuf *e
 		" window_name, path, reason, bytes, duration_ns, open_id)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	struct access_row v = *r;
 	bool own;
 	int e, rc = SQLITE_OK;
 
-	/* The row's strings as stored: cut to their maxima (a caller's longer value is cut,
-	 * not refused: the access happened and must be recorded). */
-	copy_cut(v.op, sizeof(v.op), r->op);
-	copy_cut(v.user, sizeof(v.user), r->user);
-	copy_cut(v.device, sizeof(v.device), r->device);
-	copy_cut(v.window, sizeof(v.window), r->window);
-	copy_cut(v.path, sizeof(v.path), r->path);
-	copy_cut(v.reason, sizeof(v.reason), r->reason);
-	if (!v.op[0])
+	if (!r->op[0])
 		return err_set(err, EINVAL, "an access without an operation");
-	if (catalog_check_u64(v.bytes, err, "bytes served") < 0)
+	if (catalog_check_u64(r->bytes, err, "bytes served") < 0)
 		return -EOVERFLOW;
 	e = catalog_tx_enter(c, &own, err);
 	if (e < 0)
 		return e;
 	e = catalog_stmt(c, sql, &st, err);
 	if (e >= 0) {
-		const char *text[] = {v.op, v.user, v.device, v.window, v.path, v.reason};
-		static const int text_col[] = {2, 7, 8, 9, 10, 11};
-		rc = sqlite3_bind_int64(st, 1, v.ts_ns);
+		/* Each text member up to its NUL or its size, whichever comes first. */
+		const struct {
+			int col;
+			const char *s;
+			size_t size;
+		} text[] = {
+			{2, r->op, sizeof(r->op)},	       {7, r->user, sizeof(r->user)},
+			{8, r->device, sizeof(r->device)},     {9, r->window, sizeof(r->window)},
+			{10, r->path, sizeof(r->path)},	       {11, r->reason, sizeof(r->reason)},
+		};
+		rc = sqlite3_bind_int64(st, 1, r->ts_ns);
 		for (size_t i = 0; rc == SQLITE_OK && i < ELEMENTSOF(text); i++)
-			rc = catalog_bind_text(st, text_col[i], text[i]);
+			rc = sqlite3_bind_text(st, text[i].col, text[i].s,
+					       (int)strnlen(text[i].s, text[i].size), SQLITE_STATIC);
 		if (rc == SQLITE_OK)
-			rc = sqlite3_bind_int(st, 3, v.allowed ? 1 : 0);
+			rc = sqlite3_bind_int(st, 3, r->allowed ? 1 : 0);
 		if (rc == SQLITE_OK)
-			rc = sqlite3_bind_int64(st, 4, v.uid);
+			rc = sqlite3_bind_int64(st, 4, r->uid);
 		if (rc == SQLITE_OK)
-			rc = sqlite3_bind_int64(st, 5, v.gid);
+			rc = sqlite3_bind_int64(st, 5, r->gid);
 		if (rc == SQLITE_OK)
-			rc = sqlite3_bind_int64(st, 6, v.pid);
+			rc = sqlite3_bind_int64(st, 6, r->pid);
 		if (rc == SQLITE_OK)
-			rc = sqlite3_bind_int64(st, 12, (sqlite3_int64)v.bytes);
+			rc = sqlite3_bind_int64(st, 12, (sqlite3_int64)r->bytes);
 		if (rc == SQLITE_OK)
-			rc = sqlite3_bind_int64(st, 13, v.duration_ns);
+			rc = sqlite3_bind_int64(st, 13, r->duration_ns);
 		if (rc == SQLITE_OK)
-			rc = sqlite3_bind_int64(st, 14, v.open_id);
+			rc = sqlite3_bind_int64(st, 14, r->open_id);
 		e = rc == SQLITE_OK ? catalog_step_done(c, st, err, "recording an access")
 				    : catalog_sqlerr(c, rc, err, "binding");
 		if (e >= 0)
@@ -84,11 +70,11 @@ int catalog_access_refuse(struct catalog *c, int64_t id, const char *reason, str
 {
 	static const char sql[] = "UPDATE access_log SET allowed = 0, reason = ?2 WHERE id = ?1";
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	char why[ACCESS_REASON_MAX + 1];
 	bool own;
 	int e, rc;
 
-	copy_cut(why, sizeof(why), reason);
+	if (!reason)
+		reason = "";
 	e = catalog_tx_enter(c, &own, err);
 	if (e < 0)
 		return e;
@@ -96,7 +82,8 @@ int catalog_access_refuse(struct catalog *c, int64_t id, const char *reason, str
 	if (e >= 0) {
 		rc = sqlite3_bind_int64(st, 1, id);
 		if (rc == SQLITE_OK)
-			rc = catalog_bind_text(st, 2, why);
+			rc = sqlite3_bind_text(st, 2, reason, (int)strnlen(reason, ACCESS_REASON_MAX),
+					       SQLITE_STATIC);
 		e = rc == SQLITE_OK ? catalog_step_done(c, st, err, "recording a refusal")
 				    : catalog_sqlerr(c, rc, err, "binding");
 		if (e >= 0 && sqlite3_changes(c->db) != 1)

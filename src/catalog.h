@@ -319,10 +319,11 @@ struct access_row {
 	int64_t duration_ns; /* close: how long the file was open */
 	int64_t open_id;     /* close: the event id of its open */
 };
-/* Append a row; its id is set in r->id. Strings longer than their maximum are cut. */
+/* Append a row; its id is set in r->id. Each text member is stored up to its NUL or its
+ * size (the caller cuts longer values when filling them). */
 int catalog_access_add(struct catalog *c, struct access_row *r, struct errbuf *err);
 /* A recorded access that was refused after all (its Linux audit record could not be
- * written): allowed becomes false, reason is replaced. */
+ * written): allowed becomes false, reason is replaced (cut to ACCESS_REASON_MAX). */
 int catalog_access_refuse(struct catalog *c, int64_t id, const char *reason, struct errbuf *err);
 
 /* What catalog_access_foreach selects: every member that is set narrows the selection. */

@@ -79,6 +79,27 @@ static int audit_time(const char *s, int64_t *ret)
 	return ctl_parse_time(s, ret, false);
 }
 
+static void json_row(const struct access_row *r, bool first)
+{
+	char t[48];
+	access_format_time(r->ts_ns, t, sizeof(t));
+	printf("%s\n  {\"id\": %" PRId64 ", \"time\": \"%s\", \"op\": ", first ? "" : ",", r->id, t);
+	json_string(stdout, r->op);
+	printf(", \"result\": \"%s\", \"user\": ", r->allowed ? "allow" : "deny");
+	json_string(stdout, r->user);
+	printf(", \"uid\": %" PRIu32 ", \"gid\": %" PRIu32 ", \"pid\": %" PRId32 ", \"device\": ",
+	       r->uid, r->gid, r->pid);
+	json_string(stdout, r->device);
+	fputs(", \"window\": ", stdout);
+	json_string(stdout, r->window);
+	fputs(", \"path\": ", stdout);
+	json_string(stdout, r->path);
+	fputs(", \"reason\": ", stdout);
+	json_string(stdout, r->reason);
+	printf(", \"bytes\": %" PRIu64 ", \"duration_ms\": %.3f, \"open_id\": %" PRId64 "}", r->bytes,
+	       (double)r->duration_ns / 1e6, r->open_id);
+}
+
 static int audit_row(const struct access_row *r, void *userdata)
 {
 	struct audit_out *o = userdata;
@@ -89,36 +110,19 @@ static int audit_row(const struct access_row *r, void *userdata)
 	}
 	o->n++;
 	o->last_id = r->id;
-	if (o->mode == OUT_CSV) {
-		access_csv_row(stdout, r);
-		return ferror(stdout) ? -EIO : 0;
-	}
-	char id[24], t[48], uid[16], gid[16], pid[16], bytes[24], dur[24], open_id[24];
-	snprintf(id, sizeof(id), "%" PRId64, r->id);
-	access_format_time(r->ts_ns, t, sizeof(t));
-	snprintf(uid, sizeof(uid), "%" PRIu32, r->uid);
-	snprintf(gid, sizeof(gid), "%" PRIu32, r->gid);
-	snprintf(pid, sizeof(pid), "%" PRId32, r->pid);
-	snprintf(bytes, sizeof(bytes), "%" PRIu64, r->bytes);
-	snprintf(dur, sizeof(dur), "%.3f", (double)r->duration_ns / 1e6);
-	snprintf(open_id, sizeof(open_id), "%" PRId64, r->open_id);
-	if (o->mode == OUT_JSON) {
-		printf("%s\n  {\"id\": %s, \"time\": \"%s\", \"op\": ", o->n > 1 ? "," : "", id, t);
-		json_string(stdout, r->op);
-		printf(", \"result\": \"%s\", \"user\": ", r->allowed ? "allow" : "deny");
-		json_string(stdout, r->user);
-		printf(", \"uid\": %s, \"gid\": %s, \"pid\": %s, \"device\": ", uid, gid, pid);
-		json_string(stdout, r->device);
-		fputs(", \"window\": ", stdout);
-		json_string(stdout, r->window);
-		fputs(", \"path\": ", stdout);
-		json_string(stdout, r->path);
-		fputs(", \"reason\": ", stdout);
-		json_string(stdout, r->reason);
-		printf(", \"bytes\": %s, \"duration_ms\": %s, \"open_id\": %s}", bytes, dur, open_id);
+	if (o->mode != OUT_TABLE) {
+		if (o->mode == OUT_CSV)
+			access_csv_row(stdout, r);
+		else
+			json_row(r, o->n == 1);
 		return ferror(stdout) ? -EIO : 0;
 	}
 	/* The table: what a person scans for; the rest is in --json and --csv. */
+	char id[24], t[48], uid[16], bytes[24];
+	snprintf(id, sizeof(id), "%" PRId64, r->id);
+	access_format_time(r->ts_ns, t, sizeof(t));
+	snprintf(uid, sizeof(uid), "%" PRIu32, r->uid);
+	snprintf(bytes, sizeof(bytes), "%" PRIu64, r->bytes);
 	const char *cells[] = {id, t, r->op, r->allowed ? "allow" : "deny",
 			       r->user[0] ? r->user : uid, r->device[0] ? r->device : "-",
 			       r->window[0] ? r->window : r->path, strcmp(r->op, "close") ? "" : bytes,

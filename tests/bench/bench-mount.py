@@ -35,6 +35,23 @@ def read_all(path, bufsize=1 << 20):
     return time.perf_counter() - t0, n
 
 
+def cold_read(path, plain):
+    """Median MiB/s of reading path and a plain file of its size (made once), each with the
+    page cache dropped first, alternating: (size, mount MiB/s, plain MiB/s)."""
+    size = os.stat(path).st_size
+    if not os.path.exists(plain):
+        with open(plain, 'wb') as f:
+            f.write(os.urandom(size))
+    tm, tp = [], []
+    for _ in range(ROUNDS):
+        drop_caches()
+        tm.append(read_all(path)[0])
+        drop_caches()
+        tp.append(read_all(plain)[0])
+    mib = size / 2**20
+    return size, mib / statistics.median(tm), mib / statistics.median(tp)
+
+
 class Mount:
     def __init__(self, spool, mnt, opts=()):
         self.mnt = mnt
@@ -68,53 +85,29 @@ def main():
         mnt = os.path.join(work, 'mnt')
         win = '20261122T090000Z--20261122T100000Z.pcap'
         dev = 'dev-003'
-        with Mount(spool, mnt):
-            path = os.path.join(mnt, 'pcap', dev, win)
-            size = os.stat(path).st_size
-            plain = os.path.join(work, 'plain.pcap')
-            with open(plain, 'wb') as f:
-                f.write(os.urandom(size))
-            tm, tp = [], []
-            for _ in range(ROUNDS):
-                drop_caches()
-                tm.append(read_all(path)[0])
-                drop_caches()
-                tp.append(read_all(plain)[0])
-            m, p = statistics.median(tm), statistics.median(tp)
-            print(f'sequential read, cold cache, {size / 2**20:.1f} MiB window of {dev}: mount '
-                  f'{size / m / 2**20:.0f} MiB/s, plain file {size / p / 2**20:.0f} MiB/s: '
-                  f'{p / m:.2f}x of plain')
-
-        # -o nosplice (every reply copied) against the default (replies from file-descriptor
-        # buffers where the bytes lie in few stretches of segment files), each against the
-        # plain file in the same rounds:
-        # the window above (records of 20 devices interleaved) and the hour of a spool whose
-        # only device owns every record (long contiguous stretches).
+        # Cold sequential reads, each against a plain file of the same size in the same
+        # rounds: the busy window (records of 20 devices interleaved) and the hour of a spool
+        # whose only device owns every record (long contiguous stretches); each with the
+        # default (replies from file-descriptor buffers where the bytes lie in few stretches
+        # of segment files) and with -o nosplice (every reply copied).
         spool1, _, _, _ = spool_with(work, 'one', ['--packets', '300000', '--devices', '1',
                                                    '--duration', '3600', '--seed', '7'])
-        cases = [('20 devices', spool, dev), ('1 device', spool1, 'dev-000')]
-        for label, sp, d in cases:
+        cases = [('20 devices', spool, dev, win),
+                 ('1 device', spool1, 'dev-000', '20261122T080000Z--20261122T090000Z.pcap')]
+        for label, sp, d, w in cases:
             for opts in (['nosplice'], []):
                 with Mount(sp, mnt, opts):
-                    pth = os.path.join(mnt, 'pcap', d, '20261122T080000Z--20261122T090000Z.pcap'
-                                       if sp == spool1 else win)
-                    sz = os.stat(pth).st_size
-                    pl = os.path.join(work, 'plain-' + label[0] + '.pcap')
-                    if not os.path.exists(pl):
-                        with open(pl, 'wb') as f:
-                            f.write(os.urandom(sz))
-                    tm, tp = [], []
-                    for _ in range(ROUNDS):
-                        drop_caches()
-                        tm.append(read_all(pth)[0])
-                        drop_caches()
-                        tp.append(read_all(pl)[0])
-                    m, p = statistics.median(tm), statistics.median(tp)
+                    sz, m, p = cold_read(os.path.join(mnt, 'pcap', d, w),
+                                         os.path.join(work, 'plain-' + label[0] + '.pcap'))
                     print(f'sequential read, cold cache, {label} ({sz / 2**20:.1f} MiB), '
-                          f'{"-o nosplice" if opts else "splice"}: mount {sz / m / 2**20:.0f} MiB/s, '
-                          f'plain file {sz / p / 2**20:.0f} MiB/s: {p / m:.2f}x of plain')
+                          f'{"-o nosplice" if opts else "splice"}: mount {m:.0f} MiB/s, '
+                          f'plain file {p:.0f} MiB/s: {m / p:.2f}x of plain')
+                    if sp == spool and not opts:
+                        print(f'sequential read, cold cache, {sz / 2**20:.1f} MiB window of {d}: '
+                              f'mount {m:.0f} MiB/s, plain file {p:.0f} MiB/s: {m / p:.2f}x of plain')
 
         with Mount(spool, mnt):
+            path = os.path.join(mnt, 'pcap', dev, win)
 
             # open + first 64 KiB of a window not read yet (a fresh name each time)
             times = []

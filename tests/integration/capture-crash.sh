@@ -48,23 +48,5 @@ pass "verify clean, no open segment"
 # the reference with gaps: check that they appear in order and unchanged (a subsequence).
 for d in $devs; do
 	ctl extract "$d" "$(window)" -o "$T/x-$d.pcap"
-	python3 - "$T/x-$d.pcap" "$T/ref-$d.pcap" <<'PY' || fail "$d: stored packets are not the replayed ones in order"
-import struct, sys
-def recs(path):
-    d = open(path, 'rb').read()
-    off, out = 24, []
-    while off + 16 <= len(d):
-        caplen, length = struct.unpack_from('<II', d, off + 8)
-        out.append((caplen, length, d[off + 16:off + 16 + caplen]))
-        off += 16 + caplen
-    return out
-got, ref = recs(sys.argv[1]), recs(sys.argv[2])
-j = 0
-for r in got:
-    while j < len(ref) and ref[j] != r:
-        j += 1
-    assert j < len(ref), 'a stored packet is not in the reference (or out of order)'
-    j += 1
-print(f'ok - {sys.argv[1].split("/")[-1]}: {len(got)} of {len(ref)} packets stored, in order, unchanged')
-PY
+	packets_match in-order "$T/x-$d.pcap" "$T/ref-$d.pcap" || fail "$d: stored packets are not the replayed ones in order"
 done

@@ -84,10 +84,13 @@ wait_log() {
 	fail "no log line /$pattern/ within $secs s"
 }
 
-# Packet data (caplen, len, bytes) of two pcap files, in order: equal? Timestamps differ by
-# nature (the capture stamps its own), so they are not compared.
-same_packets() {
-	python3 - "$1" "$2" <<'PY'
+# Compare the packet data (caplen, len, bytes) of a pcap file with a reference, in order;
+# timestamps differ by nature (the capture stamps its own) and are not compared.
+#   packets_match same GOT REF       the same packets
+#   packets_match in-order GOT REF   GOT's packets appear in REF in order, unchanged (REF
+#                                    with gaps: packets that arrived while nothing captured)
+packets_match() {
+	python3 - "$@" <<'PY'
 import struct, sys
 def recs(path):
     d = open(path, 'rb').read()
@@ -97,27 +100,21 @@ def recs(path):
         out.append((caplen, length, d[off + 16:off + 16 + caplen]))
         off += 16 + caplen
     return out
-a, b = recs(sys.argv[1]), recs(sys.argv[2])
-if a != b:
-    n = next((i for i in range(min(len(a), len(b))) if a[i] != b[i]), min(len(a), len(b)))
-    sys.exit(f'{sys.argv[1]}: {len(a)} packets, {sys.argv[2]}: {len(b)}; first difference at packet {n}')
-PY
-}
-# Is the packet data of $1 a prefix of that of $2?
-prefix_packets() {
-	python3 - "$1" "$2" <<'PY'
-import struct, sys
-def recs(path):
-    d = open(path, 'rb').read()
-    off, out = 24, []
-    while off + 16 <= len(d):
-        caplen, length = struct.unpack_from('<II', d, off + 8)
-        out.append((caplen, length, d[off + 16:off + 16 + caplen]))
-        off += 16 + caplen
-    return out
-a, b = recs(sys.argv[1]), recs(sys.argv[2])
-if a != b[:len(a)]:
-    sys.exit(f'{sys.argv[1]} ({len(a)} packets) is not a prefix of {sys.argv[2]} ({len(b)})')
+mode, got_path, ref_path = sys.argv[1:4]
+got, ref = recs(got_path), recs(ref_path)
+if mode == 'same':
+    if got != ref:
+        n = next((i for i in range(min(len(got), len(ref))) if got[i] != ref[i]), min(len(got), len(ref)))
+        sys.exit(f'{got_path}: {len(got)} packets, {ref_path}: {len(ref)}; first difference at packet {n}')
+else:
+    j = 0
+    for r in got:
+        while j < len(ref) and ref[j] != r:
+            j += 1
+        if j == len(ref):
+            sys.exit(f'{got_path}: a stored packet is not in the reference (or out of order)')
+        j += 1
+    print(f'ok - {got_path.split("/")[-1]}: {len(got)} of {len(ref)} packets stored, in order, unchanged')
 PY
 }
 npackets() {

@@ -68,5 +68,5 @@ owners=$(find "$SPOOL/seg" -type f -printf '%u\n' | sort -u)
 ctl verify >/dev/null || fail "verify"
 "$TESTS_DIR/reference.sh" -o "$T/ref.pcap" "$T/gen.pcap" "$T/devices.tsv" dev-004 $(gen_range "$T/gen.pcap")
 ctl extract dev-004 "$(window)" -o "$T/x.pcap"
-same_packets "$T/x.pcap" "$T/ref.pcap" || fail "dev-004 differs from the reference"
+packets_match same "$T/x.pcap" "$T/ref.pcap" || fail "dev-004 differs from the reference"
 pass "as nobody: $(npackets "$T/x.pcap") packets of dev-004 equal to the reference, files owned by nobody"

@@ -219,7 +219,8 @@ ctl explain --uid "${P}a" "/pcap/dev-002/$H9.pcap" >"$T/explain" && fail "explai
 grep -q "wider than 30m" "$T/explain" || fail "explain: $(cat "$T/explain")"
 # Look-back reaching to 08:50 of the data's day: the 08:00 hour is refused, 09:00 is not.
 ctl limits set user --max-width none --max-lookback $(( $(date +%s) - 1795338000 + 600 ))
-[ "$(errno_of "${P}a" "$D/dev-002/$H8.pcap")" = 13 ] || fail "a window beyond the look-back opened"
+e8=$(errno_of "${P}a" "$D/dev-002/$H8.pcap")
+[ "$e8" = 13 ] || fail "a window beyond the look-back opened (errno $e8)"
 [ "$(errno_of "${P}a" "$D/dev-002/$H9.pcap")" = 0 ] || fail "a window inside the look-back was refused"
 as "${P}a" ls "$D/dev-002" | grep -q "^$H8" && fail "an hour beyond the look-back is listed"
 as "${P}a" ls "$D/dev-002" | grep -q "^$H9" || fail "an hour inside the look-back is not listed"
