@@ -84,13 +84,15 @@ static void audit_refusal(struct pcapfs *fs, fuse_req_t req, const char *op,
 		(void)audit_access(fs, &ev);
 }
 
-/* A new open file's caller, as its close record will name it. */
+/* A new open file (one reference, RELEASE's) and its caller, as its close record will name
+ * it. */
 static struct ofile *ofile_new(const struct fuse_ctx *ctx, const struct access_info *ai,
 			       int64_t event_id)
 {
 	struct ofile *of = calloc(1, sizeof(*of));
 	if (!of)
 		return NULL;
+	of->refs = 1;
 	of->event_id = event_id;
 	of->opened_ns = mono_ns();
 	of->uid = ctx->uid;
@@ -105,6 +107,15 @@ void snap_unref(struct snap *s)
 	if (s && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0) {
 		plan_free(s->plan);
 		free(s);
+	}
+}
+
+static void ofile_unref(struct ofile *of)
+{
+	if (__atomic_sub_fetch(&of->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		snap_unref(of->snap);
+		free(of->csv);
+		free(of);
 	}
 }
 
@@ -664,6 +675,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
+static void read_file(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct ofile *of);
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -675,7 +688,16 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			fuse_reply_buf(req, readme + off, MIN(size, len - (size_t)off));
 		return;
 	}
+	/* A reply may still be on its way (the splice of a segment's pages, the CSV being
+	 * written to the device) when the kernel sends RELEASE: the read holds the file. */
 	struct ofile *of = (struct ofile *)(uintptr_t)fi->fh;
+	__atomic_add_fetch(&of->refs, 1, __ATOMIC_ACQ_REL);
+	read_file(req, ino, size, off, of);
+	ofile_unref(of);
+}
+
+static void read_file(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct ofile *of)
+{
 	if (of->csv) {
 		size_t n = (size_t)off >= of->csv_size ? 0 : MIN(size, of->csv_size - (size_t)off);
 		__atomic_add_fetch(&of->bytes, (uint64_t)n, __ATOMIC_RELAXED);
@@ -760,9 +782,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 					 .bytes = of->bytes, .duration_ns = mono_ns() - of->opened_ns,
 					 .open_id = of->event_id};
 		(void)audit_access(fs, &ev);
-		snap_unref(of->snap);
-		free(of->csv);
-		free(of);
+		ofile_unref(of);
 	}
 	fuse_reply_err(req, 0);
 }

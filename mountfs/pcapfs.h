@@ -116,6 +116,7 @@ struct pcapfs {
 /* One open file, a window or a day of the query log: what it serves and what the close
  * record needs. */
 struct ofile {
+	int refs;	   /* RELEASE's, and one per read in progress */
 	struct snap *snap; /* a window */
 	char *csv;	   /* /audit/<day>.csv: the text as of the open */
 	size_t csv_size;
