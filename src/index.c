@@ -484,6 +484,27 @@ static int vec_reserve(struct index_entry **vec, size_t *cap, size_t need)
 	return 0;
 }
 
+void index_reader_prefetch(struct index_reader *r, uint32_t device_id, int64_t from_ns,
+			  int64_t until_ns)
+{
+	struct errbuf ignored;
+	for (size_t k = 0; k < r->n_chunks; k++) {
+		const struct index_chunk_info *c = &r->chunks[k].info;
+		if (c->n_entries == 0 || c->t_max < from_ns || c->t_min >= until_ns)
+			continue;
+		/* A directory that does not load is reported by the collect that follows. */
+		if (load_dir(r, k, &ignored) < 0)
+			continue;
+		const uint8_t *row = find_row(&r->chunks[k], device_id);
+		if (!row)
+			continue;
+		uint64_t at = c->file_off + INDEX_CHUNK_HDR_LEN +
+			      (uint64_t)c->n_devices * INDEX_DIR_LEN + le64(row + 8) * INDEX_ENTRY_LEN;
+		(void)posix_fadvise(r->fd, (off_t)at, (off_t)le32(row + 4) * INDEX_ENTRY_LEN,
+				    POSIX_FADV_WILLNEED);
+	}
+}
+
 int index_reader_collect(struct index_reader *r, uint32_t device_id, int64_t from_ns,
 			 int64_t until_ns, struct index_entry **vec, size_t *n, size_t *cap,
 			 size_t max_total, struct errbuf *err)

@@ -109,6 +109,11 @@ const struct index_chunk_info *index_reader_chunk(const struct index_reader *r, 
 /* Bytes of the segment covered by valid chunks (seg_end of the last one, or 24). */
 uint64_t index_reader_covered(const struct index_reader *r);
 
+/* Have the kernel start reading the entries index_reader_collect will want for device_id in
+ * [from_ns, until_ns), without waiting for them (loads the directories it needs). */
+void index_reader_prefetch(struct index_reader *r, uint32_t device_id, int64_t from_ns,
+			  int64_t until_ns);
+
 /* Append to *vec (a growable array: *vec, *n, *cap) the entries of device_id with
  * from_ns <= ts < until_ns, from all chunks, in chunk order. Verifies the directory and run
  * checksums and every entry (I2, I3) before using them: -EBADMSG with a message otherwise.

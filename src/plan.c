@@ -11,6 +11,11 @@
 /* Records closer than this in a segment are read with one pread, gap included: copying a
  * few KiB from the page cache costs less than another system call. */
 #define PLAN_GAP_MAX 4096u
+/* plan_prefetch: gaps it reads through, extents it looks at per call. */
+#define PLAN_PREFETCH_GAP (64u * 1024)
+#define PLAN_PREFETCH_EXTENTS 8192u
+/* Segments whose files are opened, and read from, together. */
+#define PLAN_OPEN_BATCH 64
 
 struct tagged {
 	int64_t ts_ns;
@@ -24,8 +29,15 @@ struct build {
 	int64_t device_id;
 	const struct window *w;
 	size_t max_packets;
-	struct tagged *all;
-	size_t n_all, cap_all;
+	bool direct;	  /* records go straight into extents (see plan_build) */
+	int64_t last_ts;  /* direct: the latest timestamp placed so far */
+	size_t n_all;	  /* records placed (direct) or gathered (sorted) */
+	struct tagged *all; /* sorted mode: every record, to be sorted */
+	size_t cap_all;
+	uint64_t out;	  /* output bytes so far */
+	size_t cap_ext;
+	struct segment *queue; /* from the catalogue, in its order */
+	size_t n_queue, cap_queue;
 	struct index_entry *tmp;
 	size_t cap_tmp;
 	uint32_t linktype;
@@ -58,55 +70,183 @@ static bool open_segment_is_new(int dirfd, const char *relpath)
 	return fstatat(dirfd, p, &st, 0) < 0 || st.st_size < (off_t)INDEX_HDR_LEN;
 }
 
-static int add_segment(const struct segment *s, void *userdata)
+static int queue_segment(const struct segment *s, void *userdata)
 {
 	struct build *b = userdata;
+	if (b->n_queue == b->cap_queue) {
+		size_t nc = b->cap_queue ? b->cap_queue * 2 : 64;
+		struct segment *nq = realloc(b->queue, nc * sizeof(*nq));
+		if (!nq)
+			return -ENOMEM;
+		b->queue = nq;
+		b->cap_queue = nc;
+	}
+	b->queue[b->n_queue++] = *s;
+	return 0;
+}
+
+/* A segment of the batch being read: its slot in p->segs, its index file (-1: nothing to
+ * read) and the reader on it. */
+struct pending {
+	const struct segment *s;
+	uint32_t slot;
+	int idx_fd;
+	struct index_reader *r;
+};
+
+static void pending_done(struct pending *q, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (q[i].idx_fd >= 0)
+			close(q[i].idx_fd);
+		index_reader_free(q[i].r);
+		q[i].idx_fd = -1;
+		q[i].r = NULL;
+	}
+}
+
+/* Step 1 for a batch: a slot per segment, both files opened and their first reads started
+ * (segment_open_prefetch), so that the disk works on all of them at once. */
+static int open_segments(struct build *b, const struct segment *segs, size_t n, struct pending *q)
+{
 	struct plan *p = b->p;
-	if (p->n_segs > 0 && s->linktype != b->linktype)
-		return err_set(b->err, EPROTO,
-			       "the window mixes link types %u and %u (segment %" PRId64
-			       "); it cannot be one pcap file",
-			       b->linktype, s->linktype, s->id);
-	b->linktype = s->linktype;
-	struct plan_segment *ns = realloc(p->segs, (p->n_segs + 1) * sizeof(*ns));
+	for (size_t i = 0; i < n; i++)
+		q[i] = (struct pending){.s = &segs[i], .idx_fd = -1};
+	struct plan_segment *ns = realloc(p->segs, (p->n_segs + n) * sizeof(*ns));
 	if (!ns)
 		return -ENOMEM;
 	p->segs = ns;
-	struct plan_segment *ps = &p->segs[p->n_segs];
-	*ps = (struct plan_segment){.fd = -1, .id = s->id, .sealed = s->state == SEGMENT_SEALED};
-	p->n_segs++;
-	if (!ps->sealed)
-		p->has_open = true;
-
-	struct pcap_ghdr g;
-	if (!ps->sealed && open_segment_is_new(b->sp->dirfd, s->path))
-		return 0; /* created a moment ago: nothing in it yet */
-	int e = segment_open_read(b->sp->dirfd, s->path, &ps->fd, &g, b->err);
-	if (e < 0)
-		return e == -ENOENT ? -EBADMSG : e;
-	if (g.linktype != s->linktype || g.prec != b->sp->cfg.prec)
-		return err_set(b->err, EBADMSG, "%s.pcap: header disagrees with the catalogue", s->path);
-	struct index_reader *r;
-	e = segment_open_index(b->sp->dirfd, s->path, ps->fd, &r, b->err);
-	if (e < 0)
-		return e == -ENOENT ? -EBADMSG : e;
-	size_t n = 0;
-	e = index_reader_collect(r, (uint32_t)b->device_id, b->w->start_ns, b->w->end_ns, &b->tmp, &n,
-				 &b->cap_tmp, b->max_packets - b->n_all, b->err);
-	index_reader_free(r);
-	if (e < 0)
-		return e == -EFBIG ? e : err_prefix(b->err, -e, "%s.idx: ", s->path);
-	if (b->n_all + n > b->cap_all) {
-		size_t nc = MAX(b->cap_all * 2, b->n_all + n);
-		struct tagged *na = realloc(b->all, nc * sizeof(*na));
-		if (!na)
-			return -ENOMEM;
-		b->all = na;
-		b->cap_all = nc;
+	for (size_t i = 0; i < n; i++) {
+		const struct segment *s = &segs[i];
+		if (p->n_segs > 0 && s->linktype != b->linktype)
+			return err_set(b->err, EPROTO,
+				       "the window mixes link types %u and %u (segment %" PRId64
+				       "); it cannot be one pcap file",
+				       b->linktype, s->linktype, s->id);
+		b->linktype = s->linktype;
+		struct plan_segment *ps = &p->segs[p->n_segs];
+		*ps = (struct plan_segment){.fd = -1, .id = s->id, .sealed = s->state == SEGMENT_SEALED};
+		q[i].slot = (uint32_t)p->n_segs++;
+		if (!ps->sealed)
+			p->has_open = true;
+		if (!ps->sealed && open_segment_is_new(b->sp->dirfd, s->path))
+			continue; /* created a moment ago: nothing in it yet */
+		int e = segment_open_prefetch(b->sp->dirfd, s->path, ps->sealed, &ps->fd, &q[i].idx_fd,
+					      b->err);
+		if (e < 0)
+			return e == -ENOENT ? -EBADMSG : e;
 	}
-	for (size_t i = 0; i < n; i++)
-		b->all[b->n_all++] = (struct tagged){b->tmp[i].ts_ns, b->tmp[i].offset, b->tmp[i].len,
-						     (uint32_t)(p->n_segs - 1)};
+	return 0;
+}
+
+/* Step 2: headers checked, index readers opened, the entries wanted started reading. */
+static int open_indexes(struct build *b, struct pending *q, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (q[i].idx_fd < 0)
+			continue;
+		const struct segment *s = q[i].s;
+		int fd = b->p->segs[q[i].slot].fd;
+		struct pcap_ghdr g;
+		int e = segment_read_header(fd, s->path, &g, b->err);
+		if (e < 0)
+			return e;
+		if (g.linktype != s->linktype || g.prec != b->sp->cfg.prec)
+			return err_set(b->err, EBADMSG, "%s.pcap: header disagrees with the catalogue",
+				       s->path);
+		e = index_reader_open(q[i].idx_fd, fd, &q[i].r, b->err);
+		if (e < 0)
+			return err_prefix(b->err, -e, "%s.idx: ", s->path);
+		index_reader_prefetch(q[i].r, (uint32_t)b->device_id, b->w->start_ns, b->w->end_ns);
+	}
+	return 0;
+}
+
+/* Append one record to the plan's extents, growing the last one when the record follows it
+ * in the same segment. */
+static int place(struct build *b, int64_t ts_ns, uint32_t seg, uint32_t offset, uint32_t len)
+{
+	struct plan *p = b->p;
+	struct plan_extent *last = p->n_ext ? &p->ext[p->n_ext - 1] : NULL;
+	if (last && last->seg == seg && last->seg_off + last->len == offset &&
+	    (uint64_t)last->len + len <= UINT32_MAX) {
+		last->len += len;
+	} else {
+		if (p->n_ext == b->cap_ext) {
+			size_t nc = b->cap_ext ? b->cap_ext * 2 : 256;
+			struct plan_extent *ne = realloc(p->ext, nc * sizeof(*ne));
+			if (!ne)
+				return -ENOMEM;
+			p->ext = ne;
+			b->cap_ext = nc;
+		}
+		p->ext[p->n_ext++] = (struct plan_extent){b->out, offset, len, seg};
+	}
+	if (p->packets == 0)
+		p->t_first = ts_ns;
+	p->t_last = ts_ns;
+	p->packets++;
+	b->out += len;
+	return 0;
+}
+
+/* Step 3: the window's entries of each segment, in catalogue order: placed at once while
+ * they come in time order (direct; -EAGAIN when one does not), else gathered for sorting. */
+static int collect_entries(struct build *b, struct pending *q, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!q[i].r)
+			continue;
+		size_t got = 0;
+		int e = index_reader_collect(q[i].r, (uint32_t)b->device_id, b->w->start_ns,
+					     b->w->end_ns, &b->tmp, &got, &b->cap_tmp,
+					     b->max_packets - b->n_all, b->err);
+		if (e < 0)
+			return e == -EFBIG ? e : err_prefix(b->err, -e, "%s.idx: ", q[i].s->path);
+		if (b->direct) {
+			for (size_t k = 0; k < got; k++) {
+				const struct index_entry *x = &b->tmp[k];
+				if (x->ts_ns < b->last_ts)
+					return -EAGAIN;
+				b->last_ts = x->ts_ns;
+				e = place(b, x->ts_ns, q[i].slot, x->offset, x->len);
+				if (e < 0)
+					return e;
+			}
+			b->n_all += got;
+			continue;
+		}
+		if (b->n_all + got > b->cap_all) {
+			size_t nc = MAX(b->cap_all * 2, b->n_all + got);
+			struct tagged *na = realloc(b->all, nc * sizeof(*na));
+			if (!na)
+				return -ENOMEM;
+			b->all = na;
+			b->cap_all = nc;
+		}
+		for (size_t k = 0; k < got; k++)
+			b->all[b->n_all++] = (struct tagged){b->tmp[k].ts_ns, b->tmp[k].offset,
+							     b->tmp[k].len, q[i].slot};
+	}
+	return 0;
+}
+
+/* The segments the catalogue named, PLAN_OPEN_BATCH at a time (bounding the index files open
+ * at once), each batch in three steps so that its disk reads overlap. */
+static int read_segments(struct build *b)
+{
+	struct pending q[PLAN_OPEN_BATCH];
+	for (size_t at = 0; at < b->n_queue; at += PLAN_OPEN_BATCH) {
+		size_t n = MIN((size_t)PLAN_OPEN_BATCH, b->n_queue - at);
+		int e = open_segments(b, b->queue + at, n, q);
+		if (e == 0)
+			e = open_indexes(b, q, n);
+		if (e == 0)
+			e = collect_entries(b, q, n);
+		pending_done(q, n);
+		if (e < 0)
+			return e;
+	}
 	return 0;
 }
 
@@ -120,68 +260,64 @@ static int tagged_cmp(const void *a, const void *b)
 	return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
+/* One attempt at the plan, into b->p (empty). */
+static int build(struct build *b)
+{
+	b->out = PCAP_GLOBAL_HDR_LEN;
+	int e = catalog_segments_for_device(b->sp->cat, b->device_id, b->w->start_ns, b->w->end_ns,
+					    queue_segment, b, b->err);
+	if (e == 0)
+		e = read_segments(b);
+	if (e < 0 || b->direct)
+		return e;
+	/* Within a segment entries are in time order; interfaces that overlap in time
+	 * interleave: sort, ties broken by segment order and file position so that the result
+	 * is deterministic. */
+	qsort(b->all, b->n_all, sizeof(*b->all), tagged_cmp);
+	for (size_t i = 0; i < b->n_all; i++) {
+		const struct tagged *t = &b->all[i];
+		e = place(b, t->ts_ns, t->seg, t->offset, t->len);
+		if (e < 0)
+			return e;
+	}
+	return 0;
+}
+
 int plan_build(struct spool *sp, int64_t device_id, const struct window *w, size_t max_packets,
 	       struct plan **ret, struct errbuf *err)
 {
 	if (device_id <= 0 || device_id > UINT32_MAX || w->end_ns <= w->start_ns)
 		return err_set(err, EINVAL, "invalid device or window");
-	struct plan *p = calloc(1, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	struct build b = {.sp = sp, .p = p, .device_id = device_id, .w = w,
-			  .max_packets = max_packets ? max_packets : PLAN_DEFAULT_MAX_PACKETS,
-			  .linktype = 1, .err = err};
-	int e = catalog_segments_for_device(sp->cat, device_id, w->start_ns, w->end_ns, add_segment,
-					    &b, err);
-	free(b.tmp);
-	if (e < 0)
-		goto fail;
-
-	/* Segments come ordered by (t_first, interface); within a segment entries are in time
-	 * order. Interfaces that overlap in time interleave: then sort, ties broken by segment
-	 * order and file position so that the result is deterministic. */
-	bool sorted = true;
-	for (size_t i = 1; i < b.n_all && sorted; i++)
-		sorted = b.all[i].ts_ns >= b.all[i - 1].ts_ns;
-	if (!sorted)
-		qsort(b.all, b.n_all, sizeof(*b.all), tagged_cmp);
-
-	pcap_put_global_header(p->header, sp->cfg.prec, sp->cfg.snaplen, b.linktype);
-	uint64_t out = PCAP_GLOBAL_HDR_LEN;
-	size_t cap = 0;
-	for (size_t i = 0; i < b.n_all; i++) {
-		const struct tagged *t = &b.all[i];
-		struct plan_extent *last = p->n_ext ? &p->ext[p->n_ext - 1] : NULL;
-		if (last && last->seg == t->seg && last->seg_off + last->len == t->offset &&
-		    (uint64_t)last->len + t->len <= UINT32_MAX) {
-			last->len += t->len;
-		} else {
-			if (p->n_ext == cap) {
-				cap = cap ? cap * 2 : 256;
-				struct plan_extent *ne = realloc(p->ext, cap * sizeof(*ne));
-				if (!ne) {
-					e = -ENOMEM;
-					goto fail;
-				}
-				p->ext = ne;
-			}
-			p->ext[p->n_ext++] = (struct plan_extent){out, t->offset, t->len, t->seg};
+	/* Segments come ordered by (t_first, interface). Most windows' records then come in
+	 * time order as they are read (one interface, or interfaces that do not overlap), and
+	 * go straight into extents; only when one comes before its predecessor is the plan
+	 * built again the other way, every record gathered and sorted (memory and time
+	 * O(records) instead of O(extents)). */
+	for (int direct = 1; direct >= 0; direct--) {
+		struct plan *p = calloc(1, sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		struct build b = {.sp = sp, .p = p, .device_id = device_id, .w = w,
+				  .max_packets = max_packets ? max_packets : PLAN_DEFAULT_MAX_PACKETS,
+				  .linktype = 1, .err = err, .direct = direct, .last_ts = INT64_MIN};
+		int e = build(&b);
+		free(b.queue);
+		free(b.tmp);
+		free(b.all);
+		if (e == -EAGAIN && direct) {
+			plan_free(p);
+			continue;
 		}
-		out += t->len;
+		if (e < 0) {
+			plan_free(p);
+			return e;
+		}
+		pcap_put_global_header(p->header, sp->cfg.prec, sp->cfg.snaplen, b.linktype);
+		p->size = b.out;
+		*ret = p;
+		return 0;
 	}
-	p->size = out;
-	p->packets = b.n_all;
-	if (b.n_all) {
-		p->t_first = b.all[0].ts_ns;
-		p->t_last = b.all[b.n_all - 1].ts_ns;
-	}
-	free(b.all);
-	*ret = p;
-	return 0;
-fail:
-	free(b.all);
-	plan_free(p);
-	return e;
+	return -EAGAIN; /* not reached: the sorted build does not ask for another */
 }
 
 /* The extent holding output offset off (off >= 24, < size). */
@@ -287,6 +423,47 @@ size_t plan_runs(const struct plan *p, uint64_t off, size_t len, struct plan_run
 		done += take;
 	}
 	return n;
+}
+
+void plan_prefetch(const struct plan *p, uint64_t off, uint64_t len)
+{
+	if (off < PCAP_GLOBAL_HDR_LEN)
+		off = PCAP_GLOBAL_HDR_LEN;
+	if (off >= p->size || len == 0)
+		return;
+	uint64_t end = len > p->size - off ? p->size : off + len;
+	/* Stretches of one segment closer than PLAN_PREFETCH_GAP become one range; a few
+	 * segments' ranges grow side by side (interfaces that interleave). */
+	struct range {
+		uint32_t seg;
+		uint64_t lo, hi;
+	} r[4];
+	size_t nr = 0, walked = 0;
+	for (size_t i = find_extent(p, off); i < p->n_ext && p->ext[i].out_off < end &&
+					      walked < PLAN_PREFETCH_EXTENTS;
+	     i++, walked++) {
+		const struct plan_extent *x = &p->ext[i];
+		uint64_t skip = off > x->out_off ? off - x->out_off : 0;
+		uint64_t lo = x->seg_off + skip, hi = x->seg_off + x->len;
+		size_t k = 0;
+		while (k < nr && r[k].seg != x->seg)
+			k++;
+		if (k < nr && lo >= r[k].lo && lo <= r[k].hi + PLAN_PREFETCH_GAP) {
+			r[k].hi = MAX(r[k].hi, hi);
+			continue;
+		}
+		if (k == nr && nr == ELEMENTSOF(r))
+			k = 0; /* the oldest makes room */
+		if (k < nr)
+			(void)posix_fadvise(p->segs[r[k].seg].fd, (off_t)r[k].lo,
+					    (off_t)(r[k].hi - r[k].lo), POSIX_FADV_WILLNEED);
+		else
+			nr++;
+		r[k] = (struct range){x->seg, lo, hi};
+	}
+	for (size_t k = 0; k < nr; k++)
+		(void)posix_fadvise(p->segs[r[k].seg].fd, (off_t)r[k].lo, (off_t)(r[k].hi - r[k].lo),
+				    POSIX_FADV_WILLNEED);
 }
 
 int plan_write(const struct plan *p, int fd, struct errbuf *err)

@@ -70,5 +70,10 @@ struct plan_run {
 };
 size_t plan_runs(const struct plan *p, uint64_t off, size_t len, struct plan_run *runs, size_t max);
 
+/* Have the kernel start reading the segment bytes behind the output [off, off + len) without
+ * waiting for them (a sequential reader's next requests then find them in memory). Advice
+ * only: looks at a bounded number of extents, reads through small gaps. */
+void plan_prefetch(const struct plan *p, uint64_t off, uint64_t len);
+
 /* Write the whole file to fd (extract). */
 int plan_write(const struct plan *p, int fd, struct errbuf *err);

@@ -601,6 +601,18 @@ int segment_walk(int fd, const struct pcap_ghdr *g, uint64_t from, uint64_t to,
 	return 0;
 }
 
+int segment_read_header(int fd, const char *relpath, struct pcap_ghdr *ret_g, struct errbuf *err)
+{
+	uint8_t gh[PCAP_GLOBAL_HDR_LEN];
+	ssize_t n = pread_full(fd, gh, sizeof(gh), 0);
+	int e;
+	if (n < 0)
+		e = err_set(err, (int)-n, "%s.pcap: read: %s", relpath, strerror((int)-n));
+	else if ((e = pcap_parse_global_header(gh, (size_t)n, ret_g, err)) < 0)
+		err_prefix(err, EBADMSG, "%s.pcap: ", relpath);
+	return e == -EBADMSG || e == -EPROTO ? -EBADMSG : e;
+}
+
 int segment_open_read(int dirfd, const char *relpath, int *ret_fd, struct pcap_ghdr *ret_g,
 		      struct errbuf *err)
 {
@@ -608,15 +620,10 @@ int segment_open_read(int dirfd, const char *relpath, int *ret_fd, struct pcap_g
 	int e = open_at(dirfd, relpath, ".pcap", O_RDONLY, 0, &fd);
 	if (e < 0)
 		return err_set(err, -e, "%s.pcap: %s", relpath, strerror(-e));
-	uint8_t gh[PCAP_GLOBAL_HDR_LEN];
-	ssize_t n = pread_full(fd, gh, sizeof(gh), 0);
-	if (n < 0)
-		e = err_set(err, (int)-n, "%s.pcap: read: %s", relpath, strerror((int)-n));
-	else if ((e = pcap_parse_global_header(gh, (size_t)n, ret_g, err)) < 0)
-		err_prefix(err, EBADMSG, "%s.pcap: ", relpath);
+	e = segment_read_header(fd, relpath, ret_g, err);
 	if (e < 0) {
 		close(fd);
-		return -EBADMSG == e || e == -EPROTO ? -EBADMSG : e;
+		return e;
 	}
 	*ret_fd = fd;
 	return 0;
@@ -633,6 +640,26 @@ int segment_open_index(int dirfd, const char *relpath, int seg_fd, struct index_
 	if (e < 0)
 		err_prefix(err, -e, "%s.idx: ", relpath);
 	return e;
+}
+
+int segment_open_prefetch(int dirfd, const char *relpath, bool sealed, int *ret_pcap,
+			  int *ret_idx, struct errbuf *err)
+{
+	int pfd, ifd;
+	int e = open_at(dirfd, relpath, ".pcap", O_RDONLY, 0, &pfd);
+	if (e < 0)
+		return err_set(err, -e, "%s.pcap: %s", relpath, strerror(-e));
+	e = open_at(dirfd, relpath, ".idx", O_RDONLY, 0, &ifd);
+	if (e < 0) {
+		close(pfd);
+		return err_set(err, -e, "%s.idx: %s", relpath, strerror(-e));
+	}
+	/* Advice only: a failure costs speed, never correctness. */
+	(void)posix_fadvise(pfd, 0, 4096, POSIX_FADV_WILLNEED);
+	(void)posix_fadvise(ifd, 0, sealed ? SEGMENT_PREFETCH_INDEX_HEAD : 0, POSIX_FADV_WILLNEED);
+	*ret_pcap = pfd;
+	*ret_idx = ifd;
+	return 0;
 }
 
 /* ---- recovery and reindexing -------------------------------------------------------------- */

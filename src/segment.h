@@ -107,9 +107,20 @@ int segment_walk(int fd, const struct pcap_ghdr *g, uint64_t from, uint64_t to,
 /* Open "<relpath>.pcap" read-only and parse its header. */
 int segment_open_read(int dirfd, const char *relpath, int *ret_fd, struct pcap_ghdr *ret_g,
 		      struct errbuf *err);
+/* Parse the header of an open segment file (-EBADMSG with a message naming relpath). */
+int segment_read_header(int fd, const char *relpath, struct pcap_ghdr *ret_g, struct errbuf *err);
 /* Open "<relpath>.idx" read-only and a reader on it. */
 int segment_open_index(int dirfd, const char *relpath, int seg_fd, struct index_reader **ret,
 		       struct errbuf *err);
+
+/* Open both files of a segment read-only and have the kernel start reading what a reader
+ * needs first (the pcap header; the index's header and directory, its first
+ * SEGMENT_PREFETCH_INDEX_HEAD bytes when sealed, all of a live index, whose chunk headers are
+ * spread through it) without waiting for it: a caller about to read many segments opens them
+ * all first, and their disk reads overlap instead of following each other. */
+#define SEGMENT_PREFETCH_INDEX_HEAD (64u * 1024)
+int segment_open_prefetch(int dirfd, const char *relpath, bool sealed, int *ret_pcap,
+			  int *ret_idx, struct errbuf *err);
 
 /* Summaries of every device in an index (sealed or live), for the catalogue. */
 int segment_summarize(struct index_reader *r, struct segment_result *ret, struct errbuf *err);
