@@ -121,38 +121,31 @@ static int qlog_open(struct pcapfs *fs, struct errbuf *err)
 
 /* FUSE mounts start with 128 KiB of readahead and INIT can only lower it; a sequential reader
  * of a pcap file gains from more. The knob is the mount's backing device info,
- * /sys/class/bdi/<major>:<minor>/read_ahead_kb, found through /proc/self/mountinfo. Needs
- * root; without it the default stays. */
-static void raise_readahead(const char *mountpoint, unsigned kb)
+ * /sys/class/bdi/<major>:<minor>/read_ahead_kb, found through /proc/self/mountinfo. The
+ * kernel applies INIT's answer to it when that answer arrives, so it is raised later, at the
+ * first open (pcapfs_raise_readahead). */
+static void find_readahead_knob(const char *mountpoint, char *ret, size_t size)
 {
 	char *abs = realpath(mountpoint, NULL);
 	FILE *f = fopen("/proc/self/mountinfo", "re");
+	ret[0] = 0;
 	if (!abs || !f) {
 		free(abs);
 		if (f)
 			fclose(f);
 		return;
 	}
-	char line[4096], dev[64] = "";
+	char line[4096];
 	while (fgets(line, sizeof(line), f)) {
 		unsigned maj, min;
 		char mnt[4096];
 		/* "36 35 0:42 / /srv/pcapfs rw,... - fuse.pcapfs ..." (spaces in paths are \040) */
 		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, mnt) == 3 && strcmp(mnt, abs) == 0 &&
 		    strstr(line, " - fuse"))
-			snprintf(dev, sizeof(dev), "%u:%u", maj, min);
+			snprintf(ret, size, "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min);
 	}
 	fclose(f);
 	free(abs);
-	if (!dev[0])
-		return;
-	char path[128];
-	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
-	FILE *ra = fopen(path, "we");
-	if (ra) {
-		fprintf(ra, "%u\n", kb);
-		fclose(ra);
-	}
 }
 
 int main(int argc, char **argv)
@@ -322,7 +315,7 @@ int main(int argc, char **argv)
 		goto out;
 	if (fuse_session_mount(se, co.mountpoint) != 0)
 		goto out_signals;
-	raise_readahead(co.mountpoint, PCAPFS_MAX_READ / 1024);
+	find_readahead_knob(co.mountpoint, fs.readahead_knob, sizeof(fs.readahead_knob));
 	if (fuse_daemonize(co.foreground) != 0)
 		goto out_unmount;
 	if (fs.audit_mode != AUDIT_OFF && qlog_open(&fs, &err) < 0) {

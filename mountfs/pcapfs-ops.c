@@ -121,6 +121,21 @@ static void ofile_unref(struct ofile *of)
 
 /* ---- operations --------------------------------------------------------------------------- */
 
+/* Set the mount's readahead (see find_readahead_knob in pcapfs-main.c) once INIT is done,
+ * which any open comes after. Needs root; without it the kernel's default stays. */
+static void raise_readahead(struct pcapfs *fs)
+{
+	if (!fs->readahead_knob[0] || __atomic_exchange_n(&fs->readahead_set, true, __ATOMIC_RELAXED))
+		return;
+	FILE *f = fopen(fs->readahead_knob, "we");
+	if (!f)
+		return;
+	fprintf(f, "%u\n", PCAPFS_READAHEAD_KB);
+	if (fclose(f) != 0)
+		pcapfs_log("%s: %s (readahead stays at the kernel's default)", fs->readahead_knob,
+			   strerror(errno));
+}
+
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	/* Reads are served from plans; the kernel may send many at once. */
@@ -583,6 +598,7 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct pcapfs *fs = fs_of(req);
+	raise_readahead(fs);
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
 		fuse_reply_err(req, EROFS);
 		return;
@@ -696,6 +712,26 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	ofile_unref(of);
 }
 
+/* A reader going through a file sequentially (the kernel's readahead asks for the next
+ * stretch while the reader consumes this one) next needs the bytes after this read: have
+ * them read from the segments now, READ_AHEAD ahead, so that the next requests find them in
+ * memory instead of waiting for the disk one request at a time. Reads elsewhere (seeks) ask
+ * for nothing. */
+#define READ_AHEAD (4u << 20)
+static void read_ahead(const struct plan *p, struct ofile *of, uint64_t off, size_t size)
+{
+	uint64_t mark = __atomic_load_n(&of->ahead, __ATOMIC_RELAXED), end = off + size;
+	if (off > mark || end + READ_AHEAD / 2 <= mark || mark >= p->size)
+		return;
+	uint64_t to = end + READ_AHEAD;
+	/* Concurrent reads: one of them asks. */
+	if (!__atomic_compare_exchange_n(&of->ahead, &mark, to, false, __ATOMIC_RELAXED,
+					 __ATOMIC_RELAXED))
+		return;
+	uint64_t from = MAX(mark, off);
+	plan_prefetch(p, from, to - from);
+}
+
 static void read_file(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct ofile *of)
 {
 	if (of->csv) {
@@ -705,6 +741,7 @@ static void read_file(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, st
 		return;
 	}
 	struct snap *s = of->snap;
+	read_ahead(s->plan, of, (uint64_t)off, size);
 	/* A reply whose bytes lie in few contiguous stretches of segment files goes out as
 	 * file-descriptor buffers, which the kernel moves from the files' pages into the FUSE
 	 * device without a copy through this process (unless -o nosplice). Scattered records
