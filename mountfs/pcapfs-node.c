@@ -696,6 +696,52 @@ int window_attr(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct windo
 	return 0;
 }
 
+int device_hours_final(struct pcapfs *fs, int64_t dev, struct device_hour **ret, size_t *ret_n,
+		       int64_t *ret_gen)
+{
+	struct errbuf err = {{0}};
+	int64_t gen = atomic_load(&fs->content_gen), open_from;
+	pthread_mutex_lock(&fs->cat_lock);
+	int e = catalog_device_hours(fs->sp->cat, dev, ret, ret_n, &open_from, &err);
+	bool settled = e == 0 && catalogue_settled(fs, gen);
+	pthread_mutex_unlock(&fs->cat_lock);
+	if (e < 0) {
+		pcapfs_log("listing device %" PRId64 ": %s", dev, err.msg[0] ? err.msg : strerror(-e));
+		return -EIO;
+	}
+	/* What window_attr asks of a window before it trusts the summaries: ended a segment
+	 * period ago, no import running, no open segment that began before its end, every
+	 * summary inside it, the catalogue unchanged. */
+	int64_t now = now_ns();
+	bool importing = atomic_load(&fs->importing);
+	for (size_t i = 0; i < *ret_n; i++) {
+		struct device_hour *h = &(*ret)[i];
+		int64_t end = h->start_ns + 3600 * NS_PER_SEC;
+		h->whole = h->whole && settled && !importing && end <= open_from &&
+			   end + fs->sp->cfg.segment_ns + 5 * NS_PER_SEC < now;
+	}
+	*ret_gen = gen;
+	return 0;
+}
+
+bool node_set_final(struct pcapfs *fs, uint64_t ino, uint64_t size, int64_t mtime_ns, int64_t gen)
+{
+	bool ok = false;
+	pthread_mutex_lock(&fs->node_lock);
+	struct wnode *n = node_find_locked(fs, ino);
+	/* Under node_lock, as in window_attr: a change of generation is either seen here or
+	 * sees this node. */
+	if (n && atomic_load(&fs->content_gen) == gen) {
+		n->attr_known = true;
+		n->attr_gen = gen;
+		n->size = size;
+		n->mtime_ns = mtime_ns;
+		ok = true;
+	}
+	pthread_mutex_unlock(&fs->node_lock);
+	return ok;
+}
+
 /* The snapshot an open serves: the one the last lookup of a growing window built, or a new
  * one (a window that cannot change gives the same bytes whenever it is built). */
 int window_open_snap(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct window *w,

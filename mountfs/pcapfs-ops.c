@@ -146,6 +146,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_background = 64;
 	conn->congestion_threshold = 48;
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA; /* no GETATTR before every read */
+	/* Every batch of a listing with attributes, not only the first (op_readdirplus). */
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 	struct pcapfs *fs = userdata;
 	if (fs->splice) {
 		if (conn->capable & FUSE_CAP_SPLICE_WRITE)
@@ -408,34 +410,52 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 /* ---- directories -------------------------------------------------------------------------- */
 
-struct dirbuf {
-	char *p;
-	size_t size, cap;
+/* A listing, built at opendir for its caller and served from memory by readdir and
+ * readdirplus. The offset of an entry is its index + 1. */
+#define DIRENT_NAME_BUF MAX(DEVICE_NAME_MAX + 1, WINDOW_NAME_BUF)
+struct dir_item {
+	uint64_t ino;
+	mode_t mode;
+	bool final; /* an hour of a device whose size and time below are final */
+	struct window w;
+	uint64_t size;
+	int64_t mtime_ns;
+	char name[DIRENT_NAME_BUF];
 };
 
-static int dirbuf_add(fuse_req_t req, struct dirbuf *b, const char *name, uint64_t ino, mode_t mode)
+struct dirlist {
+	struct dir_item *v;
+	size_t n, cap;
+	int64_t dev; /* of a device directory */
+	int64_t gen; /* the content generation its final attributes were read at */
+};
+
+static struct dir_item *dirlist_add(struct dirlist *b, const char *name, uint64_t ino, mode_t mode)
 {
-	struct stat st = {.st_ino = ino, .st_mode = mode};
-	size_t need = fuse_add_direntry(req, NULL, 0, name, NULL, 0);
-	if (b->size + need > b->cap) {
-		size_t nc = MAX(b->cap * 2, b->size + need + 4096);
-		char *np = realloc(b->p, nc);
-		if (!np)
-			return -ENOMEM;
-		b->p = np;
+	if (b->n == b->cap) {
+		size_t nc = b->cap ? b->cap * 2 : 64;
+		struct dir_item *nv = realloc(b->v, nc * sizeof(*nv));
+		if (!nv)
+			return NULL;
+		b->v = nv;
 		b->cap = nc;
 	}
-	fuse_add_direntry(req, b->p + b->size, need, name, &st, (off_t)(b->size + need));
-	b->size += need;
-	return 0;
+	struct dir_item *it = &b->v[b->n++];
+	*it = (struct dir_item){.ino = ino, .mode = mode};
+	snprintf(it->name, sizeof(it->name), "%s", name);
+	return it;
+}
+
+static int dirbuf_add(struct dirlist *b, const char *name, uint64_t ino, mode_t mode)
+{
+	return dirlist_add(b, name, ino, mode) ? 0 : -ENOMEM;
 }
 
 /* Listing /pcap: the caller's identity and the grants once, then one in-memory decision per
  * device as the catalogue hands them over: O(devices) with a single query. */
 struct list_ctx {
 	struct pcapfs *fs;
-	fuse_req_t req;
-	struct dirbuf *b;
+	struct dirlist *b;
 	const struct identity *who;
 	bool pam_ok;
 	const struct grant *grants;
@@ -450,27 +470,27 @@ static int list_device(const struct device *d, void *userdata)
 		policy_device(&l->fs->pc, l->who, l->pam_ok, d, l->grants, l->n_grants, &pd);
 	if (!pd.allow)
 		return 0;
-	return dirbuf_add(l->req, l->b, d->name, NODE_DEVICE << 56 | (uint64_t)d->id, S_IFDIR);
+	return dirbuf_add(l->b, d->name, NODE_DEVICE << 56 | (uint64_t)d->id, S_IFDIR);
 }
 
 /* The listing is built at opendir, for the caller of opendir, and served from memory. */
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct pcapfs *fs = fs_of(req);
-	struct dirbuf *b = calloc(1, sizeof(*b));
+	struct dirlist *b = calloc(1, sizeof(*b));
 	int e = b ? 0 : -ENOMEM;
 	if (e == 0)
-		e = dirbuf_add(req, b, ".", ino, S_IFDIR);
+		e = dirbuf_add(b, ".", ino, S_IFDIR);
 	if (e == 0)
-		e = dirbuf_add(req, b, "..", NODE_TYPE(ino) == NODE_DEVICE ? NODE_PCAP : NODE_ROOT, S_IFDIR);
+		e = dirbuf_add(b, "..", NODE_TYPE(ino) == NODE_DEVICE ? NODE_PCAP : NODE_ROOT, S_IFDIR);
 	if (e == 0 && ino == NODE_ROOT) {
-		e = dirbuf_add(req, b, "README.txt", NODE_README, S_IFREG);
+		e = dirbuf_add(b, "README.txt", NODE_README, S_IFREG);
 		if (e == 0)
-			e = dirbuf_add(req, b, "pcap", NODE_PCAP, S_IFDIR);
+			e = dirbuf_add(b, "pcap", NODE_PCAP, S_IFDIR);
 		/* /audit only for those who may read it. */
 		struct access_info ai;
 		if (e == 0 && fs->audit_mode != AUDIT_OFF && check_audit(fs, req, &ai) == 0)
-			e = dirbuf_add(req, b, "audit", NODE_AUDIT, S_IFDIR);
+			e = dirbuf_add(b, "audit", NODE_AUDIT, S_IFDIR);
 	} else if (e == 0 && ino == NODE_AUDIT) {
 		struct access_info ai;
 		e = check_audit(fs, req, &ai);
@@ -491,7 +511,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		for (size_t i = 0; e == 0 && i < n; i++) {
 			char name[32];
 			audit_day_name(days[i], name, sizeof(name));
-			e = dirbuf_add(req, b, name, audit_day_ino(days[i]), S_IFREG);
+			e = dirbuf_add(b, name, audit_day_ino(days[i]), S_IFREG);
 		}
 		free(days);
 	} else if (e == 0 && ino == NODE_PCAP) {
@@ -511,7 +531,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		struct grant *grants = NULL;
 		size_t n_grants = 0;
 		if (e == 0 && pam_ok) {
-			struct list_ctx l = {.fs = fs, .req = req, .b = b, .who = &who, .pam_ok = pam_ok};
+			struct list_ctx l = {.fs = fs, .b = b, .who = &who, .pam_ok = pam_ok};
 			pthread_mutex_lock(&fs->cat_lock);
 			if (ctx->uid != 0)
 				e = catalog_grants_load(fs->sp->cat, &grants, &n_grants, &err);
@@ -533,19 +553,14 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		int64_t dev = (int64_t)(ino & ((UINT64_C(1) << 56) - 1)), id;
 		struct access_info ai;
 		e = check_device_info(fs, req, NULL, dev, &id, &ai);
-		int64_t *hours = NULL;
+		struct device_hour *hours = NULL;
 		int64_t now = now_ns();
 		size_t n = 0;
-		struct errbuf err;
-		if (e == 0) {
-			pthread_mutex_lock(&fs->cat_lock);
-			e = catalog_device_hours(fs->sp->cat, dev, &hours, &n, &err);
-			pthread_mutex_unlock(&fs->cat_lock);
-			if (e < 0)
-				e = -EIO;
-		}
+		if (e == 0)
+			e = device_hours_final(fs, dev, &hours, &n, &b->gen);
+		b->dev = dev;
 		for (size_t i = 0; e == 0 && i < n; i++) {
-			struct window w = {hours[i], hours[i] + 3600 * NS_PER_SEC};
+			struct window w = {hours[i].start_ns, hours[i].start_ns + 3600 * NS_PER_SEC};
 			/* Only the files the caller's role limits let it open (policy_window). */
 			if ((ai.limits.max_width_ns > 0 && 3600 * NS_PER_SEC > ai.limits.max_width_ns) ||
 			    (ai.limits.max_lookback_ns > 0 && w.start_ns < now - ai.limits.max_lookback_ns))
@@ -557,7 +572,15 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			uint64_t wino = node_hour_ino(dev, &w);
 			if (!wino)
 				wino = node_get(fs, dev, &w, false);
-			e = dirbuf_add(req, b, name, wino ? wino : 0, S_IFREG);
+			struct dir_item *it = dirlist_add(b, name, wino, S_IFREG);
+			if (!it) {
+				e = -ENOMEM;
+				break;
+			}
+			it->w = w;
+			it->final = hours[i].whole && wino;
+			it->size = PCAP_GLOBAL_HDR_LEN + hours[i].bytes;
+			it->mtime_ns = hours[i].packets ? hours[i].t_last : w.end_ns;
 		}
 		free(hours);
 	} else if (e == 0) {
@@ -565,7 +588,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	}
 	if (e < 0) {
 		if (b)
-			free(b->p);
+			free(b->v);
 		free(b);
 		fuse_reply_err(req, -e);
 		return;
@@ -578,17 +601,73 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
-	struct dirbuf *b = (struct dirbuf *)(uintptr_t)fi->fh;
-	if ((size_t)off >= b->size)
-		fuse_reply_buf(req, NULL, 0);
-	else
-		fuse_reply_buf(req, b->p + off, MIN(size, b->size - (size_t)off));
+	const struct dirlist *b = (const struct dirlist *)(uintptr_t)fi->fh;
+	char *buf = malloc(size ? size : 1);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	size_t used = 0;
+	for (size_t i = off > 0 ? (size_t)off : 0; i < b->n; i++) {
+		struct stat st = {.st_ino = b->v[i].ino, .st_mode = b->v[i].mode};
+		size_t need = fuse_add_direntry(req, buf + used, size - used, b->v[i].name, &st,
+						(off_t)(i + 1));
+		if (need > size - used)
+			break;
+		used += need;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+/* readdirplus hands the kernel each final hour's attributes with its entry, as a LOOKUP
+ * would: `ls -l` of a device directory then costs a few requests instead of one per file.
+ * Every other entry goes without (node id 0): the kernel looks it up when it needs it. */
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	struct pcapfs *fs = fs_of(req);
+	const struct dirlist *b = (const struct dirlist *)(uintptr_t)fi->fh;
+	char *buf = malloc(size ? size : 1);
+	/* The references this reply hands over, given back if it does not arrive. */
+	size_t max_refs = size / fuse_add_direntry_plus(req, NULL, 0, "x", NULL, 0) + 1, n_refs = 0;
+	uint64_t *refs = malloc(max_refs * sizeof(*refs));
+	if (!buf || !refs) {
+		free(buf);
+		free(refs);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	bool current = atomic_load(&fs->content_gen) == b->gen;
+	size_t used = 0;
+	for (size_t i = off > 0 ? (size_t)off : 0; i < b->n; i++) {
+		const struct dir_item *it = &b->v[i];
+		struct fuse_entry_param e = {.attr = {.st_ino = it->ino, .st_mode = it->mode}};
+		size_t need = fuse_add_direntry_plus(req, NULL, 0, it->name, NULL, 0);
+		if (need > size - used)
+			break;
+		uint64_t node = it->final && current && n_refs < max_refs ? node_get(fs, b->dev, &it->w, true) : 0;
+		if (node) {
+			refs[n_refs++] = node;
+			e.ino = node;
+			file_attr(node, it->size, it->mtime_ns, &e.attr);
+			if (node_set_final(fs, node, it->size, it->mtime_ns, b->gen))
+				e.attr_timeout = e.entry_timeout = fs->cache_timeout;
+		}
+		fuse_add_direntry_plus(req, buf + used, size - used, it->name, &e, (off_t)(i + 1));
+		used += need;
+	}
+	if (fuse_reply_buf(req, buf, used) != 0)
+		for (size_t k = 0; k < n_refs; k++)
+			node_forget(fs, refs[k], 1);
+	free(buf);
+	free(refs);
 }
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct dirbuf *b = (struct dirbuf *)(uintptr_t)fi->fh;
-	free(b->p);
+	struct dirlist *b = (struct dirlist *)(uintptr_t)fi->fh;
+	free(b->v);
 	free(b);
 	fuse_reply_err(req, 0);
 }
@@ -885,6 +964,7 @@ const struct fuse_lowlevel_ops pcapfs_ops = {
 	.getattr = op_getattr,
 	.opendir = op_opendir,
 	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
 	.releasedir = op_releasedir,
 	.open = op_open,
 	.read = op_read,

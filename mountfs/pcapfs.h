@@ -148,6 +148,14 @@ extern const struct fuse_lowlevel_ops pcapfs_ops;
  * when the table is full. node_forget gives references back and frees the node at 0. */
 uint64_t node_get(struct pcapfs *fs, int64_t dev, const struct window *w, bool count);
 void node_forget(struct pcapfs *fs, uint64_t ino, uint64_t nlookup);
+/* The hours of a device's listing (catalog_device_hours), whole only where their
+ * attributes are final as window_attr would find them; *ret_gen the content generation
+ * they were read at. -EIO (logged) when the catalogue fails. */
+int device_hours_final(struct pcapfs *fs, int64_t dev, struct device_hour **ret, size_t *ret_n,
+		       int64_t *ret_gen);
+/* Keep a window's final size and time on its node, if the content generation is still gen;
+ * false otherwise (or without a node). */
+bool node_set_final(struct pcapfs *fs, uint64_t ino, uint64_t size, int64_t mtime_ns, int64_t gen);
 /* The id of an hourly window without the table (0 when it has none of that form). */
 uint64_t node_hour_ino(int64_t dev, const struct window *w);
 /* The window of a node id (hourly ids decode without the table). */

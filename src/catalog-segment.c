@@ -586,15 +586,33 @@ int catalog_device_totals(struct catalog *c, int64_t device_id, struct device_to
 	return 0;
 }
 
-int catalog_device_hours(struct catalog *c, int64_t device_id, int64_t **ret, size_t *ret_n,
-			 struct errbuf *err)
+/* The index of the hour starting at h (ns) in v[0..n), which holds it. */
+static size_t hour_index(const struct device_hour *v, size_t n, int64_t h)
+{
+	size_t lo = 0, hi = n;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v[mid].start_ns <= h)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int catalog_device_hours(struct catalog *c, int64_t device_id, struct device_hour **ret,
+			 size_t *ret_n, int64_t *ret_open_from, struct errbuf *err)
 {
 	/* In t_first order from the index segment_devices_time, so the hours come out
 	 * ascending and each is emitted once: a summary only adds hours after the last one. */
-	static const char sql[] = "SELECT t_first, t_last, segment_id FROM segment_devices "
-				  "WHERE device_id = ?1 ORDER BY t_first";
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	_cleanup_free_ int64_t *hours = NULL;
+	static const char sql[] = "SELECT t_first, t_last, segment_id, packets, bytes "
+				  "FROM segment_devices WHERE device_id = ?1 ORDER BY t_first";
+	static const char sql_open[] = "SELECT min(t_first) FROM segments WHERE state = 0";
+	_cleanup_stmt_ sqlite3_stmt *st = NULL, *st_open = NULL;
+	_cleanup_free_ struct device_hour *hours = NULL;
+	/* Summaries spanning several hours: +1 at the first hour's index, -1 after the last;
+	 * an hour with a positive running sum is not whole. */
+	_cleanup_free_ int64_t *span = NULL;
 	size_t n = 0, cap = 0;
 	int64_t next = 0; /* the first hour index not yet emitted */
 	int r, rc;
@@ -610,33 +628,71 @@ int catalog_device_hours(struct catalog *c, int64_t device_id, int64_t **ret, si
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t t_first = sqlite3_column_int64(st, 0), t_last = sqlite3_column_int64(st, 1);
 		int64_t h;
+		uint64_t packets, bytes;
 
 		/* Packet times are never before 1970, so the hour arithmetic cannot overflow. */
-		if (t_first < 0 || t_last < t_first)
+		if (t_first < 0 || t_last < t_first || catalog_column_u64(st, 3, &packets) < 0 ||
+		    catalog_column_u64(st, 4, &bytes) < 0)
 			return err_set(err, EPROTO, "catalogue %s: summary of segment %" PRId64
-				       " for device %" PRId64 " has a malformed time range",
+				       " for device %" PRId64 " is malformed",
 				       c->path, (int64_t)sqlite3_column_int64(st, 2), device_id);
 		h = MAX(t_first / NS_PER_HOUR, next);
-		if (h > t_last / NS_PER_HOUR)
-			continue;
-		if ((uint64_t)(t_last / NS_PER_HOUR - h) >= DEVICE_HOURS_MAX - n)
+		if (h <= t_last / NS_PER_HOUR &&
+		    (uint64_t)(t_last / NS_PER_HOUR - h) >= DEVICE_HOURS_MAX - n)
 			return err_set(err, E2BIG, "device %" PRId64 " has packets in more than %u "
 				       "hours", device_id, DEVICE_HOURS_MAX);
 		for (; h <= t_last / NS_PER_HOUR; h++) {
 			if (n == cap) {
 				size_t ncap = cap ? cap * 2 : 64;
-				int64_t *nh = realloc(hours, ncap * sizeof(*hours));
-				if (!nh)
+				struct device_hour *nh = realloc(hours, ncap * sizeof(*hours));
+				int64_t *ns = realloc(span, (ncap + 1) * sizeof(*span));
+				if (nh)
+					hours = nh;
+				if (ns)
+					span = ns;
+				if (!nh || !ns)
 					return err_set(err, ENOMEM, "out of memory");
-				hours = nh;
 				cap = ncap;
 			}
-			hours[n++] = h * NS_PER_HOUR;
+			hours[n] = (struct device_hour){.start_ns = h * NS_PER_HOUR, .whole = true};
+			span[n++] = 0;
+			span[n] = 0;
 		}
-		next = h;
+		next = MAX(next, h);
+		size_t first = hour_index(hours, n, t_first / NS_PER_HOUR * NS_PER_HOUR);
+		if (t_first / NS_PER_HOUR != t_last / NS_PER_HOUR) {
+			span[first]++;
+			span[hour_index(hours, n, t_last / NS_PER_HOUR * NS_PER_HOUR) + 1]--;
+			continue;
+		}
+		struct device_hour *x = &hours[first];
+		if (packets > UINT64_MAX - x->packets || bytes > UINT64_MAX - x->bytes)
+			x->whole = false; /* hostile sums: not to be trusted */
+		else {
+			x->packets += packets;
+			x->bytes += bytes;
+			x->t_last = MAX(x->t_last, t_last);
+		}
 	}
 	if (rc != SQLITE_DONE)
 		return catalog_sqlerr(c, rc, err, "reading summaries");
+	int64_t open = 0;
+	for (size_t i = 0; i < n; i++) {
+		open += span[i];
+		if (open > 0)
+			hours[i].whole = false;
+	}
+	if (ret_open_from) {
+		r = catalog_stmt(c, sql_open, &st_open, err);
+		if (r < 0)
+			return r;
+		rc = sqlite3_step(st_open);
+		if (rc != SQLITE_ROW)
+			return catalog_sqlerr(c, rc, err, "finding open segments");
+		*ret_open_from = sqlite3_column_type(st_open, 0) == SQLITE_NULL
+					 ? INT64_MAX
+					 : sqlite3_column_int64(st_open, 0);
+	}
 	*ret = hours;
 	*ret_n = n;
 	hours = NULL;

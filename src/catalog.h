@@ -184,10 +184,20 @@ struct device_totals {
 };
 int catalog_device_totals(struct catalog *c, int64_t device_id, struct device_totals *ret,
 			  struct errbuf *err);
-/* The hours (UTC, as start ns) in which the device has packets, ascending, from the
- * summaries (an hour is listed when any sealed segment summary overlaps it). *ret malloc'd. */
-int catalog_device_hours(struct catalog *c, int64_t device_id, int64_t **ret, size_t *ret_n,
-			 struct errbuf *err);
+/* The hours (UTC) in which the device has packets, ascending, from the summaries (an hour
+ * is listed when any sealed segment summary overlaps it), with the totals of the summaries
+ * that lie inside each. When whole, every summary overlapping the hour lies inside it, and
+ * the totals are the hour's own (as catalog_window_totals would sum them). *ret malloc'd.
+ * ret_open_from (unless NULL): t_first of the oldest open segment, INT64_MAX when none (an
+ * open segment may still add packets to any hour that ends after it). */
+struct device_hour {
+	int64_t start_ns;
+	uint64_t packets, bytes;
+	int64_t t_last; /* latest packet of the summaries inside (0: none) */
+	bool whole;
+};
+int catalog_device_hours(struct catalog *c, int64_t device_id, struct device_hour **ret,
+			 size_t *ret_n, int64_t *ret_open_from, struct errbuf *err);
 
 /* ---- imports ---------------------------------------------------------------------------- */
 

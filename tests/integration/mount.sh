@@ -41,6 +41,20 @@ ls "$D/dev-004" >"$T/ls"
 [ "$(ls "$D" | wc -l)" -eq 20 ] || fail "root sees $(ls "$D" | wc -l) devices"
 pass "listing: 20 devices, three hourly files"
 
+# ls -l on a fresh mount takes sizes and times from the listing itself (readdirplus); they
+# are those a lookup finds (the kernel's caches dropped) and the bytes a read gives.
+umount_fs
+mount_fs
+ls -l --time-style=+%s "$D/dev-004" | tail -n +2 | awk '{print $5, $6, $7}' >"$T/lsl"
+[ "$(wc -l <"$T/lsl")" -eq 3 ] || fail "ls -l: $(cat "$T/lsl")"
+echo 2 >/proc/sys/vm/drop_caches
+while read -r size mtime name; do
+	[ "$(stat -c '%s %Y' "$D/dev-004/$name")" = "$size $mtime" ] ||
+		fail "$name: ls -l says $size $mtime, a lookup $(stat -c '%s %Y' "$D/dev-004/$name")"
+	[ "$(wc -c <"$D/dev-004/$name")" -eq "$size" ] || fail "$name: read size differs from ls -l"
+done <"$T/lsl"
+pass "ls -l sizes and times agree with lookups and reads"
+
 # Contents: cmp with extract; capinfos and tshark count what extract gives.
 for dev in dev-001 dev-004 dev-013; do
 	for name in 20261122T090000Z--20261122T100000Z.pcap "2026-11-22T10:15:00.5+01:00--2026-11-22T10:45:00+01:00.pcap" \

@@ -533,8 +533,9 @@ static void test_segments(void)
 	struct segment s;
 	struct device_totals t;
 	int64_t dev1, dev2, gone, eth0, eth1, again, g0, g1;
-	int64_t *hours = NULL;
+	struct device_hour *hours = NULL;
 	size_t n_hours = 0;
+	int64_t open_from = 0;
 
 	if (!c)
 		return;
@@ -625,16 +626,35 @@ static void test_segments(void)
 	CHECK_INT(t.segments, 0);
 	CHECK_INT(t.t_first, 0);
 
-	OK(catalog_device_hours(c, dev1, &hours, &n_hours, &e));
+	OK(catalog_device_hours(c, dev1, &hours, &n_hours, &open_from, &e));
 	CHECK_INT(n_hours, 4);
+	CHECK_INT(open_from, T0 + 120 * SEC);
 	if (n_hours == 4) {
-		CHECK_INT(hours[0], T0);
-		CHECK_INT(hours[1], T0 + 2 * HOUR);
-		CHECK_INT(hours[2], T0 + 3 * HOUR);
-		CHECK_INT(hours[3], T0 + 4 * HOUR);
+		CHECK_INT(hours[0].start_ns, T0);
+		CHECK_INT(hours[1].start_ns, T0 + 2 * HOUR);
+		CHECK_INT(hours[2].start_ns, T0 + 3 * HOUR);
+		CHECK_INT(hours[3].start_ns, T0 + 4 * HOUR);
+		/* Hour 0 holds the summaries of a and b whole; hours 2..4 share one summary. */
+		CHECK(hours[0].whole);
+		CHECK_INT(hours[0].packets, 7);
+		CHECK_INT(hours[0].bytes, 700);
+		CHECK_INT(hours[0].t_last, T0 + 50 * SEC);
+		for (int i = 1; i < 4; i++) {
+			CHECK(!hours[i].whole);
+			CHECK_INT(hours[i].packets, 0);
+		}
+		/* The same sums as catalog_window_totals over the hour. */
+		struct window_totals wt;
+		OK(catalog_window_totals(c, dev1, T0, T0 + HOUR, &wt, &e));
+		CHECK_INT(wt.partial, 0);
+		CHECK_INT(wt.packets, hours[0].packets);
+		CHECK_INT(wt.bytes, hours[0].bytes);
+		CHECK_INT(wt.t_last, hours[0].t_last);
+		OK(catalog_window_totals(c, dev1, T0 + 3 * HOUR, T0 + 4 * HOUR, &wt, &e));
+		CHECK(wt.partial > 0);
 	}
 	free(hours);
-	OK(catalog_device_hours(c, 999, &hours, &n_hours, &e));
+	OK(catalog_device_hours(c, 999, &hours, &n_hours, NULL, &e));
 	CHECK_INT(n_hours, 0);
 	free(hours);
 
