@@ -119,35 +119,6 @@ static int qlog_open(struct pcapfs *fs, struct errbuf *err)
 	return catalog_open(db, 0, SPOOL_DEFAULT_LOCK_TIMEOUT_MS, &fs->qlog, err);
 }
 
-/* FUSE mounts start with 128 KiB of readahead and INIT can only lower it; a sequential reader
- * of a pcap file gains from more. The knob is the mount's backing device info,
- * /sys/class/bdi/<major>:<minor>/read_ahead_kb, found through /proc/self/mountinfo. The
- * kernel applies INIT's answer to it when that answer arrives, so it is raised later, at the
- * first open (pcapfs_raise_readahead). */
-static void find_readahead_knob(const char *mountpoint, char *ret, size_t size)
-{
-	char *abs = realpath(mountpoint, NULL);
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	ret[0] = 0;
-	if (!abs || !f) {
-		free(abs);
-		if (f)
-			fclose(f);
-		return;
-	}
-	char line[4096];
-	while (fgets(line, sizeof(line), f)) {
-		unsigned maj, min;
-		char mnt[4096];
-		/* "36 35 0:42 / /srv/pcapfs rw,... - fuse.pcapfs ..." (spaces in paths are \040) */
-		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, mnt) == 3 && strcmp(mnt, abs) == 0 &&
-		    strstr(line, " - fuse"))
-			snprintf(ret, size, "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min);
-	}
-	fclose(f);
-	free(abs);
-}
-
 int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -315,7 +286,6 @@ int main(int argc, char **argv)
 		goto out;
 	if (fuse_session_mount(se, co.mountpoint) != 0)
 		goto out_signals;
-	find_readahead_knob(co.mountpoint, fs.readahead_knob, sizeof(fs.readahead_knob));
 	if (fuse_daemonize(co.foreground) != 0)
 		goto out_unmount;
 	if (fs.audit_mode != AUDIT_OFF && qlog_open(&fs, &err) < 0) {

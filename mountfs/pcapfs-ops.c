@@ -121,21 +121,6 @@ static void ofile_unref(struct ofile *of)
 
 /* ---- operations --------------------------------------------------------------------------- */
 
-/* Set the mount's readahead (see find_readahead_knob in pcapfs-main.c) once INIT is done,
- * which any open comes after. Needs root; without it the kernel's default stays. */
-static void raise_readahead(struct pcapfs *fs)
-{
-	if (!fs->readahead_knob[0] || __atomic_exchange_n(&fs->readahead_set, true, __ATOMIC_RELAXED))
-		return;
-	FILE *f = fopen(fs->readahead_knob, "we");
-	if (!f)
-		return;
-	fprintf(f, "%u\n", PCAPFS_READAHEAD_KB);
-	if (fclose(f) != 0)
-		pcapfs_log("%s: %s (readahead stays at the kernel's default)", fs->readahead_knob,
-			   strerror(errno));
-}
-
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	/* Reads are served from plans; the kernel may send many at once. */
@@ -677,7 +662,6 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct pcapfs *fs = fs_of(req);
-	raise_readahead(fs);
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
 		fuse_reply_err(req, EROFS);
 		return;

@@ -61,9 +61,6 @@ struct wnode {
 };
 
 #define PCAPFS_MAX_READ (1u << 20) /* libfuse 3.14 caps max_write at 1 MiB too */
-/* The kernel's readahead for the mount: several READ requests in flight, answered by
- * different threads. */
-#define PCAPFS_READAHEAD_KB 4096u
 #define WNODE_BUCKETS 4096
 #define SPLICE_RUNS_MAX 64 /* a read reply in more stretches than this is copied */
 #define WNODE_MAX_DEFAULT 1000000 /* window nodes the kernel may reference at once */
@@ -72,10 +69,6 @@ struct wnode {
 
 struct pcapfs {
 	struct spool *sp;
-	/* /sys/class/bdi/<dev>/read_ahead_kb of the mount ("" when not found), and whether the
-	 * first open has set it to PCAPFS_READAHEAD_KB (pcapfs_raise_readahead). */
-	char readahead_knob[64];
-	bool readahead_set;
 	char spool_path[SPOOL_MAX_PATH];
 	pthread_mutex_t cat_lock; /* the catalogue handle is used by one thread at a time */
 	pthread_mutex_t node_lock;
