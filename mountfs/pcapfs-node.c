@@ -179,8 +179,8 @@ static int check_access(struct pcapfs *fs, fuse_req_t req, const char *name, int
 	/* Limits change without a remount, like grants: read with them. */
 	struct policy_config pc = fs->pc;
 	pthread_mutex_lock(&fs->cat_lock);
-	int e = name ? catalog_device_get(fs->sp->cat, name, &d, &err)
-		     : catalog_device_get_by_id(fs->sp->cat, id, &d, &err);
+	/* Root's decision needs only the device's existence; others' its owner and tags. */
+	int e = catalog_device_get_brief(fs->sp->cat, name, id, ctx->uid != 0, &d, &err);
 	if (!pam_ok) {
 		/* An account PAM refuses reads nothing, whether or not the device exists; the
 		 * device is still looked up, for the record. */

@@ -200,7 +200,12 @@ static int fill_addrs(struct catalog *c, struct device *d, struct errbuf *err)
 
 /* Fill ret from a row of DEVICE_COLUMNS and the device's tags and addresses. On error ret
  * is left empty. */
-static int fill_device(struct catalog *c, sqlite3_stmt *st, struct device *ret, struct errbuf *err)
+/* Parts of a device beyond its row. */
+#define FILL_TAGS 1
+#define FILL_ADDRS 2
+
+static int fill_device(struct catalog *c, sqlite3_stmt *st, int parts, struct device *ret,
+		       struct errbuf *err)
 {
 	struct device d = { .id = sqlite3_column_int64(st, 0) };
 	const char *desc;
@@ -228,8 +233,8 @@ static int fill_device(struct catalog *c, sqlite3_stmt *st, struct device *ret, 
 	if (!d.description)
 		return err_set(err, ENOMEM, "out of memory");
 	d.created_ns = sqlite3_column_int64(st, 4);
-	r = fill_tags(c, &d, err);
-	if (r >= 0)
+	r = parts & FILL_TAGS ? fill_tags(c, &d, err) : 0;
+	if (r >= 0 && (parts & FILL_ADDRS))
 		r = fill_addrs(c, &d, err);
 	if (r < 0) {
 		device_done(&d);
@@ -239,8 +244,8 @@ static int fill_device(struct catalog *c, sqlite3_stmt *st, struct device *ret, 
 	return 0;
 }
 
-static int device_get_by(struct catalog *c, const char *name, int64_t id, struct device *ret,
-			 struct errbuf *err)
+static int device_get_by(struct catalog *c, const char *name, int64_t id, int parts,
+			 struct device *ret, struct errbuf *err)
 {
 	static const char sql_name[] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE name = ?1";
 	static const char sql_id[] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE id = ?1";
@@ -262,19 +267,25 @@ static int device_get_by(struct catalog *c, const char *name, int64_t id, struct
 			    : err_set(err, ENOENT, "no device with id %" PRId64, id);
 	if (rc != SQLITE_ROW)
 		return catalog_sqlerr(c, rc, err, "reading a device");
-	return fill_device(c, st, ret, err);
+	return fill_device(c, st, parts, ret, err);
 }
 
 int catalog_device_get(struct catalog *c, const char *name, struct device *ret, struct errbuf *err)
 {
 	if (!name)
 		return err_set(err, EINVAL, "no device name given");
-	return device_get_by(c, name, 0, ret, err);
+	return device_get_by(c, name, 0, FILL_TAGS | FILL_ADDRS, ret, err);
 }
 
 int catalog_device_get_by_id(struct catalog *c, int64_t id, struct device *ret, struct errbuf *err)
 {
-	return device_get_by(c, NULL, id, ret, err);
+	return device_get_by(c, NULL, id, FILL_TAGS | FILL_ADDRS, ret, err);
+}
+
+int catalog_device_get_brief(struct catalog *c, const char *name, int64_t id, bool tags,
+			     struct device *ret, struct errbuf *err)
+{
+	return device_get_by(c, name, name ? 0 : id, tags ? FILL_TAGS : 0, ret, err);
 }
 
 int catalog_device_foreach(struct catalog *c, int (*cb)(const struct device *d, void *userdata),
@@ -290,7 +301,7 @@ int catalog_device_foreach(struct catalog *c, int (*cb)(const struct device *d, 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct device d;
 
-		r = fill_device(c, st, &d, err);
+		r = fill_device(c, st, FILL_TAGS | FILL_ADDRS, &d, err);
 		if (r < 0)
 			return r;
 		r = cb(&d, userdata);

@@ -86,6 +86,10 @@ int catalog_device_add(struct catalog *c, const char *name, const char *owner,
 /* Look up by name (-ENOENT: "no device named X") or id; fills every member. */
 int catalog_device_get(struct catalog *c, const char *name, struct device *ret, struct errbuf *err);
 int catalog_device_get_by_id(struct catalog *c, int64_t id, struct device *ret, struct errbuf *err);
+/* By name, or by id when name is NULL, without the addresses (n_addrs 0) and, unless tags,
+ * without the tags: what an access decision needs, in one or two queries instead of three. */
+int catalog_device_get_brief(struct catalog *c, const char *name, int64_t id, bool tags,
+			     struct device *ret, struct errbuf *err);
 /* Update owner / description (NULL = leave unchanged). */
 int catalog_device_update(struct catalog *c, int64_t id, const char *owner,
 			  const char *description, struct errbuf *err);

@@ -284,6 +284,19 @@ static void test_devices(void)
 		CHECK_STR(d.tags[0], "cameras");
 		CHECK_STR(d.tags[1], "outdoor");
 	}
+	/* The brief forms: the row and, when asked, the tags; never the addresses. */
+	struct device brief;
+	OK(catalog_device_get_brief(c, "cam-1", 0, true, &brief, &e));
+	CHECK_INT(brief.id, d.id);
+	CHECK_STR(brief.owner, d.owner);
+	CHECK_INT(brief.n_tags, 2);
+	CHECK_INT(brief.n_addrs, 0);
+	device_done(&brief);
+	OK(catalog_device_get_brief(c, NULL, d.id, false, &brief, &e));
+	CHECK_STR(brief.name, "cam-1");
+	CHECK_INT(brief.n_tags, 0);
+	device_done(&brief);
+	CHECK_INT(catalog_device_get_brief(c, "nope", 0, true, &brief, &e), -ENOENT);
 	device_done(&d);
 	OK(catalog_tag_remove(c, id1, "outdoor", &e));
 	CHECK_INT(catalog_tag_remove(c, id1, "outdoor", &e), -ENOENT);
