@@ -266,6 +266,14 @@ static int build(struct build *b)
 	b->out = PCAP_GLOBAL_HDR_LEN;
 	int e = catalog_segments_for_device(b->sp->cat, b->device_id, b->w->start_ns, b->w->end_ns,
 					    queue_segment, b, b->err);
+	/* Segments that overlap in time, by the catalogue's account: their records interleave,
+	 * sort them without trying the direct way first. (An account that is wrong costs only
+	 * the retry of plan_build.) */
+	int64_t last = INT64_MIN;
+	for (size_t i = 0; e == 0 && b->direct && i < b->n_queue; i++) {
+		b->direct = b->queue[i].t_first >= last; /* ties come out in segment order anyway */
+		last = MAX(last, b->queue[i].t_last);
+	}
 	if (e == 0)
 		e = read_segments(b);
 	if (e < 0 || b->direct)
