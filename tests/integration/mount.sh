@@ -196,6 +196,36 @@ cmp "$D/dev-004/20261122T080000Z--20261122T090000Z.pcap" <(ctl extract dev-004 2
 cp "$T/idx.saved" "$SPOOL/$idx"
 pass "a truncated index gives EIO and a log line; other files are still served"
 
+# A segment removed from under the mount: a reader that has the file open keeps its snapshot
+# whole (the plan holds the segment files open); the next open gets EIO and a log line; the
+# rest is still served.
+seg=$(sqlite3 "$SPOOL/catalog.db" "SELECT path FROM segments WHERE t_first >= 1795341600000000000 ORDER BY t_first LIMIT 1 OFFSET 5").pcap
+gone="$D/dev-004/20261122T100000Z--20261122T110000Z.pcap"
+ctl extract dev-004 20261122T100000Z--20261122T110000Z -o "$T/ref-gone.pcap"
+python3 - "$gone" "$SPOOL/$seg" "$T/seg.saved" "$T/ref-gone.pcap" <<'PY' || fail "a segment removed mid-read: the open file changed"
+import os, sys
+f = open(sys.argv[1], 'rb', buffering=0)
+head = f.read(4096)
+os.rename(sys.argv[2], sys.argv[3])  # off the spool, as a careless rm would
+rest = b''
+while True:
+    b = f.read(1 << 16)
+    if not b:
+        break
+    rest += b
+sys.exit(0 if head + rest == open(sys.argv[4], 'rb').read() else 1)
+PY
+echo 2 >/proc/sys/vm/drop_caches
+python3 -c 'import sys
+try: open(sys.argv[1],"rb").read(); sys.exit(1)
+except OSError as e: sys.exit(0 if e.errno == 5 else 1)' "$gone" || fail "an open after the segment was removed did not give EIO"
+grep -q "${seg%.pcap}" "$T/fs.log" || fail "no log line names the removed segment"
+cmp "$D/dev-004/20261122T080000Z--20261122T090000Z.pcap" <(ctl extract dev-004 20261122T080000Z--20261122T090000Z -o /dev/stdout) ||
+	fail "other windows are not served after a segment was removed"
+mv "$T/seg.saved" "$SPOOL/$seg"
+cmp "$gone" "$T/ref-gone.pcap" || fail "the window is not served again once its segment is back"
+pass "a segment removed mid-read: the open file stays whole, the next open gets EIO and a log line, the rest is served"
+
 # Access per caller.
 P=pcfsm$$
 useradd -M -N -g users "${P}a"
