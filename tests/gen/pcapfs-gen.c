@@ -293,6 +293,78 @@ struct l4hdr {
 #define TCP_PSH 0x08
 #define TCP_ACK 0x10
 
+/* A well-formed DNS message of exactly n bytes (n >= 17) at q, so that dissectors see DNS, not
+ * noise: a query for a name of labels that fills it, or a response repeating the question
+ * with A records (the name takes up what the records do not). No random draws: the
+ * generator's sequence stays what it was. */
+static void dns_fill(uint8_t *q, size_t n, bool response, uint16_t id)
+{
+	size_t answers = response && n >= 116 ? (n - 116) / 16 : 0;
+	size_t name = n - 12 - 4 - 16 * answers; /* bytes of the encoded name, >= 1 */
+	put16(q, id);
+	put16(q + 2, response ? 0x8180 : 0x0100);
+	put16(q + 4, 1);
+	put16(q + 6, (uint32_t)answers);
+	put32(q + 8, 0);
+	uint8_t *p = q + 12;
+	size_t left = name - 1; /* the final zero */
+	for (unsigned k = 0; left > 0; k++) {
+		size_t len = left - 1 < 63 ? left - 1 : 63;
+		if (left - 1 - len == 1)
+			len--; /* never leave room for a label of nothing */
+		*p++ = (uint8_t)len;
+		for (size_t i = 0; i < len; i++)
+			*p++ = (uint8_t)('a' + (k + i) % 26);
+		left -= len + 1;
+	}
+	*p++ = 0;
+	put16(p, 1); /* A, IN */
+	put16(p + 2, 1);
+	p += 4;
+	for (size_t a = 0; a < answers; a++, p += 16) {
+		put16(p, 0xc00c); /* the question's name */
+		put16(p + 2, 1);
+		put16(p + 4, 1);
+		put32(p + 6, 300);
+		put16(p + 10, 4);
+		put32(p + 12, 0xc0000200u | (uint32_t)(a & 0xff)); /* 192.0.2.x */
+	}
+}
+
+/* The first bytes of the other UDP services' messages, so that dissectors recognize them
+ * (the rest stays pool bytes, as payloads): CoAP on 5683 (a non-confirmable POST or a 2.05
+ * answer, no token, no options, then the payload marker); MQTT-SN on 1884 (PUBLISH to a
+ * predefined topic); NTP on 123 (version 4 client or server, 48 bytes or cut short). */
+static void udp_service_fill(uint8_t *q, size_t n, uint16_t sport, uint16_t dport)
+{
+	uint16_t port = sport < dport ? sport : dport;
+	bool up = dport == port;
+	if (port == 5683 && n >= 5) {
+		q[0] = 0x50; /* version 1, non-confirmable, no token */
+		q[1] = up ? 0x02 : 0x45;
+		put16(q + 2, (uint32_t)(sport ^ dport));
+		q[4] = 0xff;
+	} else if (port == 1884 && n >= 9) {
+		if (n < 256) {
+			q[0] = (uint8_t)n;
+			q += 1;
+		} else {
+			q[0] = 0x01;
+			put16(q + 1, (uint32_t)(n > 0xffff ? 0xffff : n));
+			q += 3;
+		}
+		q[0] = 0x0c; /* PUBLISH */
+		q[1] = 0x01; /* QoS 0, predefined topic id */
+		put16(q + 2, 1);
+		put16(q + 4, 0);
+	} else if (port == 123 && n >= 48) {
+		q[0] = up ? 0x23 : 0x24; /* LI 0, version 4, client / server */
+		q[1] = up ? 0 : 2;	 /* stratum */
+		q[2] = 6;		 /* poll */
+		q[3] = 0xec;		 /* precision */
+	}
+}
+
 /* Build and write one IP frame of about want bytes (60..9000 including L2). The headers
  * take precedence over want; *ret_paylen gets the L4 payload length actually used (TCP
  * sequence numbers advance by it). Returns 0 or a negative errno from writing. */
@@ -366,6 +438,10 @@ static int emit_ip(struct gen *g, const struct flow *f, const struct l4hdr *h, s
 		put16(l4 + 2, h->dport);
 		put16(l4 + 4, (uint32_t)l4len);
 		put16(l4 + 6, 0);
+		if ((h->sport == 53 || h->dport == 53) && pay >= 17)
+			dns_fill(l4 + 8, pay, h->sport == 53, (uint16_t)(h->sport ^ h->dport));
+		else
+			udp_service_fill(l4 + 8, pay, h->sport, h->dport);
 	} else {
 		l4[0] = h->flags; /* echo request/reply type */
 		l4[1] = 0;
