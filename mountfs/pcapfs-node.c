@@ -566,6 +566,24 @@ static void evict_snaps_locked(struct pcapfs *fs, struct wnode *keep)
 			}
 }
 
+/* Mark a node's window final: size and time kept, and the snapshot a LOOKUP of it made while
+ * it was still growing let go (returned, for snap_unref outside the lock). An open serves
+ * that snapshot when there is one, and it may be older than the final size the kernel is
+ * now told: a window that grew until a moment ago would be served cut short. */
+static struct snap *node_final_locked(struct pcapfs *fs, struct wnode *n, int64_t gen,
+				      uint64_t size, int64_t mtime_ns)
+{
+	n->attr_known = true;
+	n->attr_gen = gen;
+	n->size = size;
+	n->mtime_ns = mtime_ns;
+	struct snap *old = n->snap;
+	n->snap = NULL;
+	if (old)
+		fs->n_snaps--;
+	return old;
+}
+
 /* Does the catalogue itself (not the watcher's view of it, up to a second old) say that no
  * import runs and that its content generation is gen? Only then may an answer be cached: an
  * import that began or ended since the watcher last looked would otherwise let a partial
@@ -648,13 +666,11 @@ int window_attr(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct windo
 			pthread_mutex_lock(&fs->node_lock);
 			*immutable = atomic_load(&fs->content_gen) == gen;
 			n = node_find_locked(fs, ino);
-			if (n && *immutable) {
-				n->attr_known = true;
-				n->attr_gen = gen;
-				n->size = size;
-				n->mtime_ns = mtime;
-			}
+			struct snap *old = NULL;
+			if (n && *immutable)
+				old = node_final_locked(fs, n, gen, size, mtime);
 			pthread_mutex_unlock(&fs->node_lock);
+			snap_unref(old);
 			return 0;
 		}
 	}
@@ -673,12 +689,7 @@ int window_attr(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct windo
 	*immutable = s->immutable;
 	n = node_find_locked(fs, ino);
 	if (n && s->immutable) {
-		n->attr_known = true;
-		n->attr_gen = s->gen;
-		n->size = size;
-		n->mtime_ns = mtime;
-		old = n->snap;
-		n->snap = NULL;
+		old = node_final_locked(fs, n, s->gen, size, mtime);
 	} else if (n) {
 		old = n->snap;
 		n->snap = s;
@@ -688,8 +699,6 @@ int window_attr(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct windo
 		if (fs->n_snaps > SNAP_HELD_MAX)
 			evict_snaps_locked(fs, n);
 	}
-	if (old && n && !n->snap)
-		fs->n_snaps--;
 	pthread_mutex_unlock(&fs->node_lock);
 	snap_unref(old);
 	snap_unref(s);
@@ -727,18 +736,17 @@ int device_hours_final(struct pcapfs *fs, int64_t dev, struct device_hour **ret,
 bool node_set_final(struct pcapfs *fs, uint64_t ino, uint64_t size, int64_t mtime_ns, int64_t gen)
 {
 	bool ok = false;
+	struct snap *old = NULL;
 	pthread_mutex_lock(&fs->node_lock);
 	struct wnode *n = node_find_locked(fs, ino);
 	/* Under node_lock, as in window_attr: a change of generation is either seen here or
 	 * sees this node. */
 	if (n && atomic_load(&fs->content_gen) == gen) {
-		n->attr_known = true;
-		n->attr_gen = gen;
-		n->size = size;
-		n->mtime_ns = mtime_ns;
+		old = node_final_locked(fs, n, gen, size, mtime_ns);
 		ok = true;
 	}
 	pthread_mutex_unlock(&fs->node_lock);
+	snap_unref(old);
 	return ok;
 }
 

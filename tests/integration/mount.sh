@@ -148,10 +148,12 @@ while True:
 	"$PCAPFSCTL" --spool "$SPOOL" import --interface later --no-progress - 2>/dev/null &
 imp=$!
 W="$D/dev-004/20261122T110000Z--20261122T120000Z.pcap"
+W2="$D/dev-007/20261122T110000Z--20261122T120000Z.pcap"
 for i in $(seq 1 200); do
 	ctl --json extract --size dev-004 20261122T110000Z--20261122T120000Z | grep -q '"packets": 0' || break
 	sleep 0.05
 done
+stat "$W2" >/dev/null # looked up early in the import: the snapshot for its next open
 sizes=""
 while kill -0 $imp 2>/dev/null; do
 	cp "$W" "$T/snap.pcap" 2>/dev/null || break
@@ -180,6 +182,11 @@ cp "$W" "$T/final.pcap"
 	fail "no open during the import saw a smaller snapshot: $sizes"
 ctl extract dev-004 20261122T110000Z--20261122T120000Z -o "$T/ref.pcap"
 cmp "$T/final.pcap" "$T/ref.pcap" || fail "after the import, the window differs from extract"
+# Once the mount has seen the import end, a window last looked up while it grew is final:
+# its next open serves all of it, not the snapshot of that lookup.
+sleep 1.5
+ctl extract dev-007 20261122T110000Z--20261122T120000Z -o "$T/ref2.pcap"
+cmp "$W2" "$T/ref2.pcap" || fail "a window looked up during the import is served cut short after it"
 pass "growing window: valid snapshot at every open (sizes:$(echo $sizes | tr ' ' '\n' | sort -un | head -5 | tr '\n' ' ')...), complete at the next open"
 
 # Damaged on-disk state: EIO for that file, a log line, the rest still served.
