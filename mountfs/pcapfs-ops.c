@@ -778,13 +778,19 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 /* A reader going through a file sequentially (the kernel's readahead asks for the next
  * stretch while the reader consumes this one) next needs the bytes after this read: have
  * them read from the segments now, READ_AHEAD ahead, so that the next requests find them in
- * memory instead of waiting for the disk one request at a time. Reads elsewhere (seeks) ask
- * for nothing. */
+ * memory instead of waiting for the disk one request at a time. A read elsewhere (a seek)
+ * asks for nothing; the reads that continue from it do. */
 #define READ_AHEAD (4u << 20)
 static void read_ahead(const struct plan *p, struct ofile *of, uint64_t off, size_t size)
 {
 	uint64_t mark = __atomic_load_n(&of->ahead, __ATOMIC_RELAXED), end = off + size;
-	if (off > mark || end + READ_AHEAD / 2 <= mark || mark >= p->size)
+	if (off > mark || off + 2 * READ_AHEAD < mark) {
+		/* Elsewhere: remember where this read ends; a read that goes on from there asks. */
+		__atomic_compare_exchange_n(&of->ahead, &mark, end, false, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED);
+		return;
+	}
+	if (end + READ_AHEAD / 2 <= mark || mark >= p->size)
 		return;
 	uint64_t to = end + READ_AHEAD;
 	/* Concurrent reads: one of them asks. */

@@ -648,15 +648,18 @@ int catalog_device_hours(struct catalog *c, int64_t device_id, struct device_hou
 				int64_t *ns = realloc(span, (ncap + 1) * sizeof(*span));
 				if (nh)
 					hours = nh;
-				if (ns)
+				if (ns) {
+					/* New slots start at zero; older ones keep their marks (the
+					 * slot just past the last hour may hold a span's end). */
+					memset(ns + (cap ? cap + 1 : 0), 0,
+					       (ncap + 1 - (cap ? cap + 1 : 0)) * sizeof(*ns));
 					span = ns;
+				}
 				if (!nh || !ns)
 					return err_set(err, ENOMEM, "out of memory");
 				cap = ncap;
 			}
-			hours[n] = (struct device_hour){.start_ns = h * NS_PER_HOUR, .whole = true};
-			span[n++] = 0;
-			span[n] = 0;
+			hours[n++] = (struct device_hour){.start_ns = h * NS_PER_HOUR, .whole = true};
 		}
 		next = MAX(next, h);
 		size_t first = hour_index(hours, n, t_first / NS_PER_HOUR * NS_PER_HOUR);
@@ -666,8 +669,11 @@ int catalog_device_hours(struct catalog *c, int64_t device_id, struct device_hou
 			continue;
 		}
 		struct device_hour *x = &hours[first];
-		if (packets > UINT64_MAX - x->packets || bytes > UINT64_MAX - x->bytes)
-			x->whole = false; /* hostile sums: not to be trusted */
+		/* Sums that SQLite could not add up either (catalog_window_totals fails past
+		 * INT64_MAX), or that a pcap header would carry past it: hostile, not final. */
+		if (packets > (uint64_t)INT64_MAX - x->packets ||
+		    bytes > (uint64_t)INT64_MAX - PCAP_GLOBAL_HDR_LEN - x->bytes)
+			x->whole = false;
 		else {
 			x->packets += packets;
 			x->bytes += bytes;

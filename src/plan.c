@@ -446,13 +446,13 @@ void plan_prefetch(const struct plan *p, uint64_t off, uint64_t len)
 		uint32_t seg;
 		uint64_t lo, hi;
 	} r[4];
-	size_t nr = 0, walked = 0;
+	size_t nr = 0, walked = 0, evict = 0;
 	for (size_t i = find_extent(p, off); i < p->n_ext && p->ext[i].out_off < end &&
 					      walked < PLAN_PREFETCH_EXTENTS;
 	     i++, walked++) {
 		const struct plan_extent *x = &p->ext[i];
 		uint64_t skip = off > x->out_off ? off - x->out_off : 0;
-		uint64_t lo = x->seg_off + skip, hi = x->seg_off + x->len;
+		uint64_t lo = x->seg_off + skip, hi = x->seg_off + MIN((uint64_t)x->len, end - x->out_off);
 		size_t k = 0;
 		while (k < nr && r[k].seg != x->seg)
 			k++;
@@ -460,8 +460,10 @@ void plan_prefetch(const struct plan *p, uint64_t off, uint64_t len)
 			r[k].hi = MAX(r[k].hi, hi);
 			continue;
 		}
-		if (k == nr && nr == ELEMENTSOF(r))
-			k = 0; /* the oldest makes room */
+		if (k == nr && nr == ELEMENTSOF(r)) {
+			k = evict; /* the oldest makes room */
+			evict = (evict + 1) % ELEMENTSOF(r);
+		}
 		if (k < nr)
 			(void)posix_fadvise(p->segs[r[k].seg].fd, (off_t)r[k].lo,
 					    (off_t)(r[k].hi - r[k].lo), POSIX_FADV_WILLNEED);

@@ -639,6 +639,23 @@ static void test_segments(void)
 	CHECK_INT(t.segments, 0);
 	CHECK_INT(t.t_first, 0);
 
+	/* An hour after a summary spanning hours is whole again. */
+	int64_t later = add_segment(c, eth0, T0 + 5 * HOUR, 0);
+	struct segment_device_summary sv[] = { { dev1, T0 + 5 * HOUR + 10 * SEC,
+						 T0 + 5 * HOUR + 20 * SEC, 1, 100 } };
+	seal(c, later, T0 + 5 * HOUR + 10 * SEC, T0 + 5 * HOUR + 20 * SEC, sv, 1);
+	OK(catalog_device_hours(c, dev1, &hours, &n_hours, NULL, &e));
+	CHECK_INT(n_hours, 5);
+	if (n_hours == 5) {
+		CHECK_INT(hours[4].start_ns, T0 + 5 * HOUR);
+		CHECK(hours[4].whole);
+		CHECK_INT(hours[4].packets, 1);
+		CHECK(!hours[3].whole);
+		CHECK(hours[0].whole);
+	}
+	free(hours);
+	OK(catalog_segment_delete(c, later, &e));
+
 	OK(catalog_device_hours(c, dev1, &hours, &n_hours, &open_from, &e));
 	CHECK_INT(n_hours, 4);
 	CHECK_INT(open_from, T0 + 120 * SEC);
