@@ -728,25 +728,26 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -e);
 		return;
 	}
+	/* The snapshot the kernel's attributes came from (the lookup just before): the size it
+	 * believes and the bytes served agree. Taken before the record, so that every open
+	 * recorded as allowed was opened (and gets its close record): one that fails here
+	 * (EIO, logged) was never open. */
+	struct ofile *of = ofile_new(ctx, &ai, 0);
+	e = of ? window_open_snap(fs, ino, dev, &w, &of->snap) : -ENOMEM;
 	/* No record, no open (audit=required). */
 	struct audit_event ev = {.op = "open", .uid = ctx->uid, .gid = ctx->gid, .pid = ctx->pid,
 				 .user = ai.user, .device = ai.device, .window = wname,
 				 .granted = true, .reason = ai.reason};
-	e = audit_access(fs, &ev);
-	struct ofile *of = NULL;
-	if (e == 0) {
-		of = ofile_new(ctx, &ai, ev.id);
-		e = of ? 0 : -ENOMEM;
-	}
-	/* The snapshot the kernel's attributes came from (the lookup just before): the size it
-	 * believes and the bytes served agree. */
 	if (e == 0)
-		e = window_open_snap(fs, ino, dev, &w, &of->snap);
+		e = audit_access(fs, &ev);
 	if (e < 0) {
+		if (of)
+			snap_unref(of->snap);
 		free(of);
 		fuse_reply_err(req, -e);
 		return;
 	}
+	of->event_id = ev.id;
 	snprintf(of->device, sizeof(of->device), "%s", ai.device);
 	snprintf(of->window, sizeof(of->window), "%s", wname);
 	fi->fh = (uint64_t)(uintptr_t)of;

@@ -227,6 +227,10 @@ python3 -c 'import sys
 try: open(sys.argv[1],"rb").read(); sys.exit(1)
 except OSError as e: sys.exit(0 if e.errno == 5 else 1)' "$gone" || fail "an open after the segment was removed did not give EIO"
 grep -q "${seg%.pcap}" "$T/fs.log" || fail "no log line names the removed segment"
+# An open that failed was never open: every open recorded for the window has its close.
+opens=$(ctl audit --device dev-004 --op open --result allow --csv --limit 10000 | grep -c 20261122T100000Z--20261122T110000Z || true)
+closes=$(ctl audit --device dev-004 --op close --csv --limit 10000 | grep -c 20261122T100000Z--20261122T110000Z || true)
+[ "$opens" -ge 1 ] && [ "$opens" = "$closes" ] || fail "open and close records of the window: $opens opens, $closes closes"
 cmp "$D/dev-004/20261122T080000Z--20261122T090000Z.pcap" <(ctl extract dev-004 20261122T080000Z--20261122T090000Z -o /dev/stdout) ||
 	fail "other windows are not served after a segment was removed"
 mv "$T/seg.saved" "$SPOOL/$seg"
