@@ -28,8 +28,11 @@ for round in 1 2 3; do
 	wait "$CAPTURED_PID" 2>/dev/null || true
 	pass "round $round: killed with $(npackets "$T/before-$round.pcap") packets of dev-005 visible"
 	start_captured "$LOG" -i b1 --flush-interval 500ms
-	grep -q 'recovered 1 segments left open' "$LOG" || fail "no recovery logged: $(tail -3 "$LOG")"
-	sed -i 's/recovered 1 segments left open/(recovery seen)/' "$LOG"
+	# The segment left open is recovered, or removed when the kill came after a rotation
+	# (at a minute boundary) and before anything was flushed into the new one.
+	grep -Eq 'recovered (1 segments left open|0 segments left open by a previous run \([0-9]+ torn bytes cut, 1 empty)' "$LOG" ||
+		fail "no recovery logged: $(tail -3 "$LOG")"
+	sed -i -E 's/recovered (1|0) segments left open/(recovery seen)/' "$LOG"
 	ctl extract dev-005 "$(window)" -o "$T/after-$round.pcap"
 	# Full records (timestamps too): the visible ones are a prefix of what is there now.
 	n=$(($(fsize "$T/before-$round.pcap") - 24))
