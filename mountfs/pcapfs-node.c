@@ -584,6 +584,13 @@ static struct snap *node_final_locked(struct pcapfs *fs, struct wnode *n, int64_
 	return old;
 }
 
+/* Did a window ending at end_ns end long enough ago that nothing more can arrive in it from
+ * capture? The writers rotate at least once a segment period. */
+static bool window_ended(const struct pcapfs *fs, int64_t end_ns, int64_t now)
+{
+	return end_ns + fs->sp->cfg.segment_ns + 5 * NS_PER_SEC < now;
+}
+
 /* Does the catalogue itself (not the watcher's view of it, up to a second old) say that no
  * import runs and that its content generation is gen? Only then may an answer be cached: an
  * import that began or ended since the watcher last looked would otherwise let a partial
@@ -602,7 +609,7 @@ static int build_snap(struct pcapfs *fs, int64_t dev, const struct window *w, st
 		return -ENOMEM;
 	struct errbuf err = {{0}};
 	int64_t gen = atomic_load(&fs->content_gen);
-	bool ended = w->end_ns + fs->sp->cfg.segment_ns + 5 * NS_PER_SEC < now_ns();
+	bool ended = window_ended(fs, w->end_ns, now_ns());
 	pthread_mutex_lock(&fs->cat_lock);
 	int e = plan_build(fs->sp, dev, w, 0, &s->plan, &err);
 	/* Asked after the plan, and only of one that could be final: the generation read
@@ -645,7 +652,7 @@ int window_attr(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct windo
 
 	/* A window that ended long enough ago and that whole sealed segments fill (every
 	 * hourly file): its size is the sum of the catalogue's summaries, no index is read. */
-	bool past = w->end_ns + fs->sp->cfg.segment_ns + 5 * NS_PER_SEC < now_ns() &&
+	bool past = window_ended(fs, w->end_ns, now_ns()) &&
 		    !atomic_load(&fs->importing);
 	if (past) {
 		struct window_totals t;
@@ -727,7 +734,7 @@ int device_hours_final(struct pcapfs *fs, int64_t dev, struct device_hour **ret,
 		struct device_hour *h = &(*ret)[i];
 		int64_t end = h->start_ns + 3600 * NS_PER_SEC;
 		h->whole = h->whole && settled && !importing && end <= open_from &&
-			   end + fs->sp->cfg.segment_ns + 5 * NS_PER_SEC < now;
+			   window_ended(fs, end, now);
 	}
 	*ret_gen = gen;
 	return 0;
@@ -783,18 +790,16 @@ int window_open_snap(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct 
 		/* Served with keep_cache: the kernel keeps this file's pages across opens. The node
 		 * keeps the size too, so that the watcher revalidates it and drops those pages if
 		 * the window changes after all; without a node (or after a change) no keep_cache. */
-		struct snap *s = *ret;
+		struct snap *s = *ret, *old = NULL;
 		pthread_mutex_lock(&fs->node_lock);
 		n = node_find_locked(fs, ino);
-		if (!n || atomic_load(&fs->content_gen) != s->gen) {
+		if (!n || atomic_load(&fs->content_gen) != s->gen)
 			s->immutable = false;
-		} else if (!n->attr_known) {
-			n->attr_known = true;
-			n->attr_gen = s->gen;
-			n->size = s->plan->size;
-			n->mtime_ns = s->plan->packets ? s->plan->t_last : w->end_ns;
-		}
+		else if (!n->attr_known)
+			old = node_final_locked(fs, n, s->gen, s->plan->size,
+						s->plan->packets ? s->plan->t_last : w->end_ns);
 		pthread_mutex_unlock(&fs->node_lock);
+		snap_unref(old);
 	}
 	return e;
 }

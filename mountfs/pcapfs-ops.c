@@ -431,7 +431,7 @@ static struct dir_item *dirlist_add(struct dirlist *b, const char *name, uint64_
 	return it;
 }
 
-static int dirbuf_add(struct dirlist *b, const char *name, uint64_t ino, mode_t mode)
+static int dirlist_put(struct dirlist *b, const char *name, uint64_t ino, mode_t mode)
 {
 	return dirlist_add(b, name, ino, mode) ? 0 : -ENOMEM;
 }
@@ -455,7 +455,7 @@ static int list_device(const struct device *d, void *userdata)
 		policy_device(&l->fs->pc, l->who, l->pam_ok, d, l->grants, l->n_grants, &pd);
 	if (!pd.allow)
 		return 0;
-	return dirbuf_add(l->b, d->name, NODE_DEVICE << 56 | (uint64_t)d->id, S_IFDIR);
+	return dirlist_put(l->b, d->name, NODE_DEVICE << 56 | (uint64_t)d->id, S_IFDIR);
 }
 
 /* The listing is built at opendir, for the caller of opendir, and served from memory. */
@@ -465,17 +465,17 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct dirlist *b = calloc(1, sizeof(*b));
 	int e = b ? 0 : -ENOMEM;
 	if (e == 0)
-		e = dirbuf_add(b, ".", ino, S_IFDIR);
+		e = dirlist_put(b, ".", ino, S_IFDIR);
 	if (e == 0)
-		e = dirbuf_add(b, "..", NODE_TYPE(ino) == NODE_DEVICE ? NODE_PCAP : NODE_ROOT, S_IFDIR);
+		e = dirlist_put(b, "..", NODE_TYPE(ino) == NODE_DEVICE ? NODE_PCAP : NODE_ROOT, S_IFDIR);
 	if (e == 0 && ino == NODE_ROOT) {
-		e = dirbuf_add(b, "README.txt", NODE_README, S_IFREG);
+		e = dirlist_put(b, "README.txt", NODE_README, S_IFREG);
 		if (e == 0)
-			e = dirbuf_add(b, "pcap", NODE_PCAP, S_IFDIR);
+			e = dirlist_put(b, "pcap", NODE_PCAP, S_IFDIR);
 		/* /audit only for those who may read it. */
 		struct access_info ai;
 		if (e == 0 && fs->audit_mode != AUDIT_OFF && check_audit(fs, req, &ai) == 0)
-			e = dirbuf_add(b, "audit", NODE_AUDIT, S_IFDIR);
+			e = dirlist_put(b, "audit", NODE_AUDIT, S_IFDIR);
 	} else if (e == 0 && ino == NODE_AUDIT) {
 		struct access_info ai;
 		e = check_audit(fs, req, &ai);
@@ -496,7 +496,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		for (size_t i = 0; e == 0 && i < n; i++) {
 			char name[32];
 			audit_day_name(days[i], name, sizeof(name));
-			e = dirbuf_add(b, name, audit_day_ino(days[i]), S_IFREG);
+			e = dirlist_put(b, name, audit_day_ino(days[i]), S_IFREG);
 		}
 		free(days);
 	} else if (e == 0 && ino == NODE_PCAP) {
@@ -583,40 +583,21 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_open(req, fi);
 }
 
-static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi)
-{
-	const struct dirlist *b = (const struct dirlist *)(uintptr_t)fi->fh;
-	char *buf = malloc(size ? size : 1);
-	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	size_t used = 0;
-	for (size_t i = off > 0 ? (size_t)off : 0; i < b->n; i++) {
-		struct stat st = {.st_ino = b->v[i].ino, .st_mode = b->v[i].mode};
-		size_t need = fuse_add_direntry(req, buf + used, size - used, b->v[i].name, &st,
-						(off_t)(i + 1));
-		if (need > size - used)
-			break;
-		used += need;
-	}
-	fuse_reply_buf(req, buf, used);
-	free(buf);
-}
-
-/* readdirplus hands the kernel each final hour's attributes with its entry, as a LOOKUP
- * would: `ls -l` of a device directory then costs a few requests instead of one per file.
- * Every other entry goes without (node id 0): the kernel looks it up when it needs it. */
-static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-			   struct fuse_file_info *fi)
+/* One reply of a listing from offset off: plain entries, or (plus) entries with
+ * attributes. readdirplus hands the kernel each final hour's attributes with its entry, as
+ * a LOOKUP would: `ls -l` of a device directory then costs a few requests instead of one
+ * per file. Every other entry goes without (node id 0): the kernel looks it up when it
+ * needs it. */
+static void reply_listing(fuse_req_t req, struct fuse_file_info *fi, size_t size, off_t off,
+			  bool plus)
 {
 	struct pcapfs *fs = fs_of(req);
 	const struct dirlist *b = (const struct dirlist *)(uintptr_t)fi->fh;
 	char *buf = malloc(size ? size : 1);
-	/* The references this reply hands over, given back if it does not arrive. */
-	size_t max_refs = size / fuse_add_direntry_plus(req, NULL, 0, "x", NULL, 0) + 1, n_refs = 0;
-	uint64_t *refs = malloc(max_refs * sizeof(*refs));
+	/* The references a plus reply hands over, given back if it does not arrive. */
+	size_t max_refs = plus ? size / fuse_add_direntry_plus(req, NULL, 0, "x", NULL, 0) + 1 : 0;
+	size_t n_refs = 0;
+	uint64_t *refs = malloc((max_refs ? max_refs : 1) * sizeof(*refs));
 	if (!buf || !refs) {
 		free(buf);
 		free(refs);
@@ -628,9 +609,15 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 	for (size_t i = off > 0 ? (size_t)off : 0; i < b->n; i++) {
 		const struct dir_item *it = &b->v[i];
 		struct fuse_entry_param e = {.attr = {.st_ino = it->ino, .st_mode = it->mode}};
-		size_t need = fuse_add_direntry_plus(req, NULL, 0, it->name, NULL, 0);
+		size_t need = plus ? fuse_add_direntry_plus(req, NULL, 0, it->name, NULL, 0)
+				   : fuse_add_direntry(req, NULL, 0, it->name, NULL, 0);
 		if (need > size - used)
 			break;
+		if (!plus) {
+			fuse_add_direntry(req, buf + used, need, it->name, &e.attr, (off_t)(i + 1));
+			used += need;
+			continue;
+		}
 		uint64_t node = it->final && current && n_refs < max_refs ? node_get(fs, b->dev, &it->w, true) : 0;
 		if (node) {
 			refs[n_refs++] = node;
@@ -639,7 +626,7 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 			if (node_set_final(fs, node, it->size, it->mtime_ns, b->gen))
 				e.attr_timeout = e.entry_timeout = fs->cache_timeout;
 		}
-		fuse_add_direntry_plus(req, buf + used, size - used, it->name, &e, (off_t)(i + 1));
+		fuse_add_direntry_plus(req, buf + used, need, it->name, &e, (off_t)(i + 1));
 		used += need;
 	}
 	if (fuse_reply_buf(req, buf, used) != 0)
@@ -647,6 +634,18 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 			node_forget(fs, refs[k], 1);
 	free(buf);
 	free(refs);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	reply_listing(req, fi, size, off, false);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	reply_listing(req, fi, size, off, true);
 }
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

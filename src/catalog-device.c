@@ -198,12 +198,12 @@ static int fill_addrs(struct catalog *c, struct device *d, struct errbuf *err)
 	return rc == SQLITE_DONE ? 0 : catalog_sqlerr(c, rc, err, "reading addresses");
 }
 
-/* Fill ret from a row of DEVICE_COLUMNS and the device's tags and addresses. On error ret
- * is left empty. */
 /* Parts of a device beyond its row. */
 #define FILL_TAGS 1
 #define FILL_ADDRS 2
 
+/* Fill ret from a row of DEVICE_COLUMNS and the parts asked for (FILL_TAGS, FILL_ADDRS). On
+ * error ret is left empty. */
 static int fill_device(struct catalog *c, sqlite3_stmt *st, int parts, struct device *ret,
 		       struct errbuf *err)
 {

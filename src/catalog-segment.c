@@ -649,10 +649,11 @@ int catalog_device_hours(struct catalog *c, int64_t device_id, struct device_hou
 				if (nh)
 					hours = nh;
 				if (ns) {
-					/* New slots start at zero; older ones keep their marks (the
-					 * slot just past the last hour may hold a span's end). */
-					memset(ns + (cap ? cap + 1 : 0), 0,
-					       (ncap + 1 - (cap ? cap + 1 : 0)) * sizeof(*ns));
+					/* New slots start at zero; the old ones (cap + 1 of them once
+					 * allocated) keep their marks: the slot just past the last
+					 * hour may hold a span's end. */
+					size_t old = span ? cap + 1 : 0;
+					memset(ns + old, 0, (ncap + 1 - old) * sizeof(*ns));
 					span = ns;
 				}
 				if (!nh || !ns)

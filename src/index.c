@@ -438,6 +438,27 @@ static const uint8_t *find_row(const struct chunk_state *c, uint32_t device_id)
 	return NULL;
 }
 
+/* Where a directory row's run of entries starts in the file. */
+static uint64_t run_offset(const struct index_chunk_info *c, const uint8_t *row)
+{
+	return c->file_off + INDEX_CHUNK_HDR_LEN + (uint64_t)c->n_devices * INDEX_DIR_LEN +
+	       le64(row + 8) * INDEX_ENTRY_LEN;
+}
+
+/* Chunk k's directory row of device_id, when the chunk may hold entries in [from_ns,
+ * until_ns) and has a row for it; NULL otherwise, and then *e < 0 if the directory did not
+ * load. */
+static const uint8_t *wanted_row(struct index_reader *r, size_t k, uint32_t device_id,
+				 int64_t from_ns, int64_t until_ns, int *e, struct errbuf *err)
+{
+	const struct index_chunk_info *c = &r->chunks[k].info;
+	*e = 0;
+	if (c->n_entries == 0 || c->t_max < from_ns || c->t_min >= until_ns)
+		return NULL;
+	*e = load_dir(r, k, err);
+	return *e < 0 ? NULL : find_row(&r->chunks[k], device_id);
+}
+
 /* Read, checksum and decode one run into out[0..count), checking I2 and I3. */
 static int load_run(struct index_reader *r, size_t k, const uint8_t *row, struct index_entry *out,
 		    struct errbuf *err)
@@ -448,9 +469,7 @@ static int load_run(struct index_reader *r, size_t k, const uint8_t *row, struct
 	_cleanup_free_ uint8_t *raw = malloc(len);
 	if (!raw)
 		return -ENOMEM;
-	uint64_t at = c->file_off + INDEX_CHUNK_HDR_LEN + (uint64_t)c->n_devices * INDEX_DIR_LEN +
-		      le64(row + 8) * INDEX_ENTRY_LEN;
-	ssize_t n = pread_full(r->fd, raw, len, at);
+	ssize_t n = pread_full(r->fd, raw, len, run_offset(c, row));
 	if (n != (ssize_t)len)
 		return n < 0 ? err_set(err, (int)-n, "read: %s", strerror((int)-n))
 			     : err_set(err, EBADMSG, "chunk %zu: run of device %u truncated", k, id);
@@ -489,19 +508,11 @@ void index_reader_prefetch(struct index_reader *r, uint32_t device_id, int64_t f
 {
 	struct errbuf ignored;
 	for (size_t k = 0; k < r->n_chunks; k++) {
-		const struct index_chunk_info *c = &r->chunks[k].info;
-		if (c->n_entries == 0 || c->t_max < from_ns || c->t_min >= until_ns)
-			continue;
-		/* A directory that does not load is reported by the collect that follows. */
-		if (load_dir(r, k, &ignored) < 0)
-			continue;
-		const uint8_t *row = find_row(&r->chunks[k], device_id);
-		if (!row)
-			continue;
-		uint64_t at = c->file_off + INDEX_CHUNK_HDR_LEN +
-			      (uint64_t)c->n_devices * INDEX_DIR_LEN + le64(row + 8) * INDEX_ENTRY_LEN;
-		(void)posix_fadvise(r->fd, (off_t)at, (off_t)le32(row + 4) * INDEX_ENTRY_LEN,
-				    POSIX_FADV_WILLNEED);
+		int e; /* a directory that does not load is reported by the collect that follows */
+		const uint8_t *row = wanted_row(r, k, device_id, from_ns, until_ns, &e, &ignored);
+		if (row)
+			(void)posix_fadvise(r->fd, (off_t)run_offset(&r->chunks[k].info, row),
+					    (off_t)le32(row + 4) * INDEX_ENTRY_LEN, POSIX_FADV_WILLNEED);
 	}
 }
 
@@ -510,13 +521,10 @@ int index_reader_collect(struct index_reader *r, uint32_t device_id, int64_t fro
 			 size_t max_total, struct errbuf *err)
 {
 	for (size_t k = 0; k < r->n_chunks; k++) {
-		const struct index_chunk_info *c = &r->chunks[k].info;
-		if (c->n_entries == 0 || c->t_max < from_ns || c->t_min >= until_ns)
-			continue;
-		int e = load_dir(r, k, err);
+		int e;
+		const uint8_t *row = wanted_row(r, k, device_id, from_ns, until_ns, &e, err);
 		if (e < 0)
 			return e;
-		const uint8_t *row = find_row(&r->chunks[k], device_id);
 		if (!row)
 			continue;
 		uint32_t count = le32(row + 4);

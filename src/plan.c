@@ -29,15 +29,12 @@ struct build {
 	int64_t device_id;
 	const struct window *w;
 	size_t max_packets;
-	bool direct;	  /* records go straight into extents (see plan_build) */
-	int64_t last_ts;  /* direct: the latest timestamp placed so far */
-	size_t n_all;	  /* records placed (direct) or gathered (sorted) */
-	struct tagged *all; /* sorted mode: every record, to be sorted */
-	size_t cap_all;
-	uint64_t out;	  /* output bytes so far */
+	bool direct;	    /* records go straight into extents (see plan_build) */
+	struct tagged *all; /* sorted: every record, to be sorted */
+	size_t n_all, cap_all;
 	size_t cap_ext;
-	struct segment *queue; /* from the catalogue, in its order */
-	size_t n_queue, cap_queue;
+	const struct segment *segs; /* from the catalogue, in its order */
+	size_t n_segs;
 	struct index_entry *tmp;
 	size_t cap_tmp;
 	uint32_t linktype;
@@ -70,18 +67,24 @@ static bool open_segment_is_new(int dirfd, const char *relpath)
 	return fstatat(dirfd, p, &st, 0) < 0 || st.st_size < (off_t)INDEX_HDR_LEN;
 }
 
-static int queue_segment(const struct segment *s, void *userdata)
+/* The segments of a window, as the catalogue names them. */
+struct seglist {
+	struct segment *v;
+	size_t n, cap;
+};
+
+static int seglist_add(const struct segment *s, void *userdata)
 {
-	struct build *b = userdata;
-	if (b->n_queue == b->cap_queue) {
-		size_t nc = b->cap_queue ? b->cap_queue * 2 : 64;
-		struct segment *nq = realloc(b->queue, nc * sizeof(*nq));
-		if (!nq)
+	struct seglist *l = userdata;
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 64;
+		struct segment *nv = realloc(l->v, nc * sizeof(*nv));
+		if (!nv)
 			return -ENOMEM;
-		b->queue = nq;
-		b->cap_queue = nc;
+		l->v = nv;
+		l->cap = nc;
 	}
-	b->queue[b->n_queue++] = *s;
+	l->v[l->n++] = *s;
 	return 0;
 }
 
@@ -180,13 +183,13 @@ static int place(struct build *b, int64_t ts_ns, uint32_t seg, uint32_t offset, 
 			p->ext = ne;
 			b->cap_ext = nc;
 		}
-		p->ext[p->n_ext++] = (struct plan_extent){b->out, offset, len, seg};
+		p->ext[p->n_ext++] = (struct plan_extent){p->size, offset, len, seg};
 	}
 	if (p->packets == 0)
 		p->t_first = ts_ns;
 	p->t_last = ts_ns;
 	p->packets++;
-	b->out += len;
+	p->size += len;
 	return 0;
 }
 
@@ -200,20 +203,18 @@ static int collect_entries(struct build *b, struct pending *q, size_t n)
 		size_t got = 0;
 		int e = index_reader_collect(q[i].r, (uint32_t)b->device_id, b->w->start_ns,
 					     b->w->end_ns, &b->tmp, &got, &b->cap_tmp,
-					     b->max_packets - b->n_all, b->err);
+					     b->max_packets - (b->p->packets + b->n_all), b->err);
 		if (e < 0)
 			return e == -EFBIG ? e : err_prefix(b->err, -e, "%s.idx: ", q[i].s->path);
 		if (b->direct) {
 			for (size_t k = 0; k < got; k++) {
 				const struct index_entry *x = &b->tmp[k];
-				if (x->ts_ns < b->last_ts)
+				if (b->p->packets && x->ts_ns < b->p->t_last)
 					return -EAGAIN;
-				b->last_ts = x->ts_ns;
 				e = place(b, x->ts_ns, q[i].slot, x->offset, x->len);
 				if (e < 0)
 					return e;
 			}
-			b->n_all += got;
 			continue;
 		}
 		if (b->n_all + got > b->cap_all) {
@@ -236,9 +237,9 @@ static int collect_entries(struct build *b, struct pending *q, size_t n)
 static int read_segments(struct build *b)
 {
 	struct pending q[PLAN_OPEN_BATCH];
-	for (size_t at = 0; at < b->n_queue; at += PLAN_OPEN_BATCH) {
-		size_t n = MIN((size_t)PLAN_OPEN_BATCH, b->n_queue - at);
-		int e = open_segments(b, b->queue + at, n, q);
+	for (size_t at = 0; at < b->n_segs; at += PLAN_OPEN_BATCH) {
+		size_t n = MIN((size_t)PLAN_OPEN_BATCH, b->n_segs - at);
+		int e = open_segments(b, b->segs + at, n, q);
 		if (e == 0)
 			e = open_indexes(b, q, n);
 		if (e == 0)
@@ -260,34 +261,35 @@ static int tagged_cmp(const void *a, const void *b)
 	return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-/* One attempt at the plan, into b->p (empty). */
-static int build(struct build *b)
+/* The plan of the window from the segments l, into *ret: direct (records placed as they
+ * come, -EAGAIN at the first one out of time order) or sorted. */
+static int build(struct spool *sp, int64_t device_id, const struct window *w, size_t max_packets,
+		 const struct seglist *l, bool direct, struct plan **ret, struct errbuf *err)
 {
-	b->out = PCAP_GLOBAL_HDR_LEN;
-	int e = catalog_segments_for_device(b->sp->cat, b->device_id, b->w->start_ns, b->w->end_ns,
-					    queue_segment, b, b->err);
-	/* Segments that overlap in time, by the catalogue's account: their records interleave,
-	 * sort them without trying the direct way first. (An account that is wrong costs only
-	 * the retry of plan_build.) */
-	int64_t last = INT64_MIN;
-	for (size_t i = 0; e == 0 && b->direct && i < b->n_queue; i++) {
-		b->direct = b->queue[i].t_first >= last; /* ties come out in segment order anyway */
-		last = MAX(last, b->queue[i].t_last);
+	struct plan *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->size = PCAP_GLOBAL_HDR_LEN;
+	struct build b = {.sp = sp, .p = p, .device_id = device_id, .w = w,
+			  .max_packets = max_packets, .linktype = 1, .err = err, .direct = direct,
+			  .segs = l->v, .n_segs = l->n};
+	int e = read_segments(&b);
+	if (e == 0 && !direct) {
+		/* Within a segment entries are in time order; interfaces that overlap in time
+		 * interleave: sort, ties broken by segment order and file position so that the
+		 * result is deterministic. */
+		qsort(b.all, b.n_all, sizeof(*b.all), tagged_cmp);
+		for (size_t i = 0; e == 0 && i < b.n_all; i++)
+			e = place(&b, b.all[i].ts_ns, b.all[i].seg, b.all[i].offset, b.all[i].len);
 	}
-	if (e == 0)
-		e = read_segments(b);
-	if (e < 0 || b->direct)
+	free(b.tmp);
+	free(b.all);
+	if (e < 0) {
+		plan_free(p);
 		return e;
-	/* Within a segment entries are in time order; interfaces that overlap in time
-	 * interleave: sort, ties broken by segment order and file position so that the result
-	 * is deterministic. */
-	qsort(b->all, b->n_all, sizeof(*b->all), tagged_cmp);
-	for (size_t i = 0; i < b->n_all; i++) {
-		const struct tagged *t = &b->all[i];
-		e = place(b, t->ts_ns, t->seg, t->offset, t->len);
-		if (e < 0)
-			return e;
 	}
+	pcap_put_global_header(p->header, sp->cfg.prec, sp->cfg.snaplen, b.linktype);
+	*ret = p;
 	return 0;
 }
 
@@ -296,36 +298,29 @@ int plan_build(struct spool *sp, int64_t device_id, const struct window *w, size
 {
 	if (device_id <= 0 || device_id > UINT32_MAX || w->end_ns <= w->start_ns)
 		return err_set(err, EINVAL, "invalid device or window");
+	if (!max_packets)
+		max_packets = PLAN_DEFAULT_MAX_PACKETS;
+	struct seglist l = {0};
+	int e = catalog_segments_for_device(sp->cat, device_id, w->start_ns, w->end_ns, seglist_add,
+					    &l, err);
 	/* Segments come ordered by (t_first, interface). Most windows' records then come in
-	 * time order as they are read (one interface, or interfaces that do not overlap), and
-	 * go straight into extents; only when one comes before its predecessor is the plan
-	 * built again the other way, every record gathered and sorted (memory and time
-	 * O(records) instead of O(extents)). */
-	for (int direct = 1; direct >= 0; direct--) {
-		struct plan *p = calloc(1, sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		struct build b = {.sp = sp, .p = p, .device_id = device_id, .w = w,
-				  .max_packets = max_packets ? max_packets : PLAN_DEFAULT_MAX_PACKETS,
-				  .linktype = 1, .err = err, .direct = direct, .last_ts = INT64_MIN};
-		int e = build(&b);
-		free(b.queue);
-		free(b.tmp);
-		free(b.all);
-		if (e == -EAGAIN && direct) {
-			plan_free(p);
-			continue;
-		}
-		if (e < 0) {
-			plan_free(p);
-			return e;
-		}
-		pcap_put_global_header(p->header, sp->cfg.prec, sp->cfg.snaplen, b.linktype);
-		p->size = b.out;
-		*ret = p;
-		return 0;
+	 * time order as they are read (one interface, or interfaces that do not overlap) and go
+	 * straight into extents. Segments that overlap in time by the catalogue's account
+	 * interleave: those are sorted, every record gathered first (memory and time O(records)
+	 * instead of O(extents)); so is a window whose direct build meets a record out of
+	 * order after all. Ties in time come out in segment order either way. */
+	bool direct = true;
+	int64_t last = INT64_MIN;
+	for (size_t i = 0; e == 0 && direct && i < l.n; i++) {
+		direct = l.v[i].t_first >= last;
+		last = MAX(last, l.v[i].t_last);
 	}
-	return -EAGAIN; /* not reached: the sorted build does not ask for another */
+	if (e == 0)
+		e = build(sp, device_id, w, max_packets, &l, direct, ret, err);
+	if (e == -EAGAIN && direct)
+		e = build(sp, device_id, w, max_packets, &l, false, ret, err);
+	free(l.v);
+	return e;
 }
 
 /* The extent holding output offset off (off >= 24, < size). */
