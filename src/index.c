@@ -31,20 +31,21 @@ struct chunk_state {
 struct index_reader {
 	int fd;
 	bool sealed;
+	bool ordered; /* INDEX_FLAG_ORDERED: load_run checks it of every run it loads */
 	uint64_t segment_id;
 	uint64_t seg_size;
 	struct chunk_state *chunks;
 	size_t n_chunks;
 };
 
-void index_put_header(uint8_t out[INDEX_HDR_LEN], uint64_t segment_id, bool sealed)
+void index_put_header(uint8_t out[INDEX_HDR_LEN], uint64_t segment_id, uint32_t flags)
 {
 	memset(out, 0, INDEX_HDR_LEN);
 	memcpy(out, INDEX_MAGIC, 8); /* includes the NUL */
 	put_le32(out + 8, INDEX_VERSION);
 	put_le32(out + 12, INDEX_HDR_LEN);
 	put_le64(out + 16, segment_id);
-	put_le32(out + 24, sealed ? INDEX_FLAG_SEALED : 0);
+	put_le32(out + 24, flags);
 	put_le32(out + 28, INDEX_ENTRY_LEN);
 	put_le32(out + 60, crc32c(0, out, 60));
 }
@@ -276,12 +277,15 @@ int index_reader_open(int fd, int seg_fd, struct index_reader **ret, struct errb
 			    le32(h + 8), INDEX_VERSION);
 		goto fail;
 	}
+	uint32_t flags = le32(h + 24);
 	if (le32(h + 12) != INDEX_HDR_LEN || le32(h + 28) != INDEX_ENTRY_LEN ||
-	    (le32(h + 24) & ~INDEX_FLAG_SEALED)) {
+	    (flags & ~(INDEX_FLAG_SEALED | INDEX_FLAG_ORDERED)) ||
+	    flags == INDEX_FLAG_ORDERED) {
 		e = err_set(err, EBADMSG, "unsupported header layout or flags");
 		goto fail;
 	}
-	r->sealed = le32(h + 24) & INDEX_FLAG_SEALED;
+	r->sealed = flags & INDEX_FLAG_SEALED;
+	r->ordered = flags & INDEX_FLAG_ORDERED;
 	r->segment_id = le64(h + 16);
 
 	size_t cap = 0;
@@ -482,7 +486,8 @@ static int load_run(struct index_reader *r, size_t k, const uint8_t *row, struct
 		uint32_t next = i + 1 < count ? le32(q + INDEX_ENTRY_LEN + 12) : bytes;
 		if ((i == 0 && cum != 0) || next <= cum || next - cum <= PCAP_REC_HDR_LEN ||
 		    off < c->seg_start || (uint64_t)off + (next - cum) > c->seg_end ||
-		    ts < c->t_min || ts > c->t_max || (i > 0 && ts < out[i - 1].ts_ns))
+		    ts < c->t_min || ts > c->t_max || (i > 0 && ts < out[i - 1].ts_ns) ||
+		    (r->ordered && i > 0 && off <= out[i - 1].offset))
 			return err_set(err, EBADMSG, "chunk %zu: entry %u of device %u is inconsistent", k,
 				       i, id);
 		out[i] = (struct index_entry){.ts_ns = ts, .offset = off, .len = next - cum};
@@ -514,6 +519,27 @@ void index_reader_prefetch(struct index_reader *r, uint32_t device_id, int64_t f
 			(void)posix_fadvise(r->fd, (off_t)run_offset(&r->chunks[k].info, row),
 					    (off_t)le32(row + 4) * INDEX_ENTRY_LEN, POSIX_FADV_WILLNEED);
 	}
+}
+
+int index_reader_whole(struct index_reader *r, uint32_t device_id, int64_t from_ns,
+		       int64_t until_ns, struct index_whole *ret, struct errbuf *err)
+{
+	if (!r->sealed || !r->ordered || r->n_chunks != 1)
+		return 0;
+	const struct index_chunk_info *c = &r->chunks[0].info;
+	if (c->packets == 0 || c->t_min < from_ns || c->t_max >= until_ns)
+		return 0;
+	int e;
+	const uint8_t *row = wanted_row(r, 0, device_id, from_ns, until_ns, &e, err);
+	if (!row)
+		return e;
+	/* Every record (entries are distinct records, one per packet and device) and every
+	 * byte: the run tiles [seg_start, seg_end), in file order since the file is ordered. */
+	if (le32(row + 4) != c->packets || le32(row + 16) != c->seg_end - c->seg_start)
+		return 0;
+	*ret = (struct index_whole){.seg_start = c->seg_start, .len = c->seg_end - c->seg_start,
+				    .packets = c->packets, .t_first = c->t_min, .t_last = c->t_max};
+	return 1;
 }
 
 int index_reader_collect(struct index_reader *r, uint32_t device_id, int64_t from_ns,
@@ -632,9 +658,22 @@ static int sort_stable(struct index_entry *v, size_t n)
 	return 0;
 }
 
-static int no_run(size_t chunk, uint32_t device_id, const struct index_entry *e, size_t n,
-		  void *userdata)
+/* Whether offsets increase along entries (records in time order in the file). */
+static bool offsets_increase(const struct index_entry *e, size_t n)
 {
+	for (size_t i = 1; i < n; i++)
+		if (e[i].offset <= e[i - 1].offset)
+			return false;
+	return true;
+}
+
+static int check_order(size_t chunk, uint32_t device_id, const struct index_entry *e, size_t n,
+		       void *userdata)
+{
+	(void)chunk;
+	(void)device_id;
+	bool *ordered = userdata;
+	*ordered = *ordered && offsets_increase(e, n);
 	return 0;
 }
 
@@ -651,14 +690,16 @@ int index_write_sealed(struct index_reader *live, uint64_t segment_id, uint64_t 
 	if (live->n_chunks == 1) {
 		const struct index_chunk_info *c = &live->chunks[0].info;
 		/* Every run is checked (checksum, I2, I3) before it is sealed as it is. */
-		int e = index_reader_foreach_run(live, no_run, NULL, err);
+		bool ordered = true;
+		int e = index_reader_foreach_run(live, check_order, &ordered, err);
 		if (e < 0)
 			return e;
 		uint64_t len = chunk_len(c);
 		_cleanup_free_ uint8_t *buf = malloc(INDEX_HDR_LEN + len);
 		if (!buf)
 			return -ENOMEM;
-		index_put_header(buf, segment_id, true);
+		index_put_header(buf, segment_id,
+				 INDEX_FLAG_SEALED | (ordered ? INDEX_FLAG_ORDERED : 0));
 		ssize_t n = pread_full(live->fd, buf + INDEX_HDR_LEN, len, c->file_off);
 		if (n != (ssize_t)len)
 			return n < 0 ? err_set(err, (int)-n, "read: %s", strerror((int)-n))
@@ -714,6 +755,7 @@ int index_write_sealed(struct index_reader *live, uint64_t segment_id, uint64_t 
 	uint8_t *raw = NULL;
 	size_t raw_cap = 0;
 	int e = 0;
+	bool ordered = true;
 
 	/* Pass 2: one device at a time, gather its runs, merge, encode, write. */
 	for (size_t d = 0; d < n_dev; d++) {
@@ -724,6 +766,7 @@ int index_write_sealed(struct index_reader *live, uint64_t segment_id, uint64_t 
 		e = sort_stable(vec, n);
 		if (e < 0)
 			goto out;
+		ordered = ordered && offsets_increase(vec, n);
 		if (n * INDEX_ENTRY_LEN > raw_cap) {
 			uint8_t *nr = realloc(raw, n * INDEX_ENTRY_LEN);
 			if (!nr) {
@@ -760,7 +803,7 @@ int index_write_sealed(struct index_reader *live, uint64_t segment_id, uint64_t 
 	}
 
 	uint8_t head[INDEX_HDR_LEN + INDEX_CHUNK_HDR_LEN];
-	index_put_header(head, segment_id, true);
+	index_put_header(head, segment_id, INDEX_FLAG_SEALED | (ordered ? INDEX_FLAG_ORDERED : 0));
 	put_chunk_header(head + INDEX_HDR_LEN, (uint32_t)n_dev, total, PCAP_GLOBAL_HDR_LEN, seg_size,
 			 t_min, t_max, packets, crc32c(0, dir, n_dev * INDEX_DIR_LEN));
 	e = pwrite_full(out_fd, dir, n_dev * INDEX_DIR_LEN, INDEX_HDR_LEN + INDEX_CHUNK_HDR_LEN);

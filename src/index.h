@@ -42,6 +42,10 @@
 #define INDEX_ENTRY_LEN 16u
 #define INDEX_CHUNK_MAGIC 0x4b434350u /* "PCCK" */
 #define INDEX_FLAG_SEALED 1u
+/* Sealed files only: in every run, record offsets increase with the entries (the segment's
+ * records are in time order), so a run holding every record of the segment is the segment's
+ * bytes as they lie, and index_reader_whole can say so without reading the entries. */
+#define INDEX_FLAG_ORDERED 2u
 /* Segments are limited to 4 GiB - 1 so that offsets and cum fit 32 bits. */
 #define SEGMENT_MAX_BYTES UINT32_MAX
 /* The most devices and entries one chunk may declare; bounds what a hostile file can make us
@@ -65,8 +69,8 @@ struct index_pending {
 
 /* ---- writing --------------------------------------------------------------------------- */
 
-/* Write a file header (live when sealed == false). */
-void index_put_header(uint8_t out[INDEX_HDR_LEN], uint64_t segment_id, bool sealed);
+/* Write a file header; flags: 0 (live) or INDEX_FLAG_SEALED, with INDEX_FLAG_ORDERED. */
+void index_put_header(uint8_t out[INDEX_HDR_LEN], uint64_t segment_id, uint32_t flags);
 
 /* Encode one chunk from pending entries (any order: they are grouped by device and sorted by
  * (ts, seq) here, in place). seg_start/seg_end: the segment bytes the chunk covers; packets,
@@ -114,6 +118,21 @@ uint64_t index_reader_covered(const struct index_reader *r);
 void index_reader_prefetch(struct index_reader *r, uint32_t device_id, int64_t from_ns,
 			  int64_t until_ns);
 
+/* A device's entries that are the whole segment: every record of [seg_start, seg_end), in
+ * the order they lie, all with from_ns <= ts < until_ns. */
+struct index_whole {
+	uint64_t seg_start, len, packets;
+	int64_t t_first, t_last;
+};
+
+/* Whether the entries index_reader_collect would give for device_id in [from_ns, until_ns)
+ * are the whole segment, told from the checked file header, chunk header and directory
+ * alone: a sealed, ordered file whose chunk lies inside the window and whose device row
+ * holds every record and every byte of it. Returns 1 and fills *ret; 0 when the entries have
+ * to be read; or a negative errno (the directory does not load). */
+int index_reader_whole(struct index_reader *r, uint32_t device_id, int64_t from_ns,
+		       int64_t until_ns, struct index_whole *ret, struct errbuf *err);
+
 /* Append to *vec (a growable array: *vec, *n, *cap) the entries of device_id with
  * from_ns <= ts < until_ns, from all chunks, in chunk order. Verifies the directory and run
  * checksums and every entry (I2, I3) before using them: -EBADMSG with a message otherwise.
@@ -130,7 +149,8 @@ int index_reader_foreach_run(struct index_reader *r,
 			     void *userdata, struct errbuf *err);
 
 /* Write a sealed index for segment_id covering [24, seg_size) to fd (at offset 0) from the
- * chunks of a live reader, merging each device's runs (by ts, stable). Memory: one device's
- * entries at a time. Returns 0 or a negative errno. */
+ * chunks of a live reader, merging each device's runs (by ts, stable), flagged ORDERED when
+ * every run's offsets increase. Memory: one device's entries at a time. Returns 0 or a
+ * negative errno. */
 int index_write_sealed(struct index_reader *live, uint64_t segment_id, uint64_t seg_size,
 		       int out_fd, struct errbuf *err);

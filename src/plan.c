@@ -89,12 +89,14 @@ static int seglist_add(const struct segment *s, void *userdata)
 }
 
 /* A segment of the batch being read: its slot in p->segs, its index file (-1: nothing to
- * read) and the reader on it. */
+ * read), the reader on it, and whether the device's part of it is the whole segment. */
 struct pending {
 	const struct segment *s;
 	uint32_t slot;
 	int idx_fd;
 	struct index_reader *r;
+	bool is_whole;
+	struct index_whole whole;
 };
 
 static void pending_done(struct pending *q, size_t n)
@@ -142,7 +144,8 @@ static int open_segments(struct build *b, const struct segment *segs, size_t n, 
 	return 0;
 }
 
-/* Step 2: headers checked, index readers opened, the entries wanted started reading. */
+/* Step 2: headers checked, index readers opened, the entries wanted started reading, unless
+ * (direct builds) the device's part is the whole segment, which needs none of them. */
 static int open_indexes(struct build *b, struct pending *q, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -158,16 +161,23 @@ static int open_indexes(struct build *b, struct pending *q, size_t n)
 			return err_set(b->err, EBADMSG, "%s.pcap: header disagrees with the catalogue",
 				       s->path);
 		e = index_reader_open(q[i].idx_fd, fd, &q[i].r, b->err);
+		if (e == 0 && b->direct)
+			e = index_reader_whole(q[i].r, (uint32_t)b->device_id, b->w->start_ns,
+					       b->w->end_ns, &q[i].whole, b->err);
 		if (e < 0)
 			return err_prefix(b->err, -e, "%s.idx: ", s->path);
-		index_reader_prefetch(q[i].r, (uint32_t)b->device_id, b->w->start_ns, b->w->end_ns);
+		q[i].is_whole = e > 0;
+		if (!q[i].is_whole)
+			index_reader_prefetch(q[i].r, (uint32_t)b->device_id, b->w->start_ns, b->w->end_ns);
 	}
 	return 0;
 }
 
-/* Append one record to the plan's extents, growing the last one when the record follows it
- * in the same segment. */
-static int place(struct build *b, int64_t ts_ns, uint32_t seg, uint32_t offset, uint32_t len)
+/* Append records (packets of them, from t_first to t_last, len bytes at offset in segment
+ * seg) to the plan's extents, growing the last one when they follow it in the same
+ * segment. */
+static int place_run(struct build *b, int64_t t_first, int64_t t_last, uint64_t packets,
+		     uint32_t seg, uint64_t offset, uint32_t len)
 {
 	struct plan *p = b->p;
 	struct plan_extent *last = p->n_ext ? &p->ext[p->n_ext - 1] : NULL;
@@ -186,11 +196,16 @@ static int place(struct build *b, int64_t ts_ns, uint32_t seg, uint32_t offset, 
 		p->ext[p->n_ext++] = (struct plan_extent){p->size, offset, len, seg};
 	}
 	if (p->packets == 0)
-		p->t_first = ts_ns;
-	p->t_last = ts_ns;
-	p->packets++;
+		p->t_first = t_first;
+	p->t_last = t_last;
+	p->packets += packets;
 	p->size += len;
 	return 0;
+}
+
+static int place(struct build *b, int64_t ts_ns, uint32_t seg, uint32_t offset, uint32_t len)
+{
+	return place_run(b, ts_ns, ts_ns, 1, seg, offset, len);
 }
 
 /* Step 3: the window's entries of each segment, in catalogue order: placed at once while
@@ -200,6 +215,20 @@ static int collect_entries(struct build *b, struct pending *q, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (!q[i].r)
 			continue;
+		if (q[i].is_whole) {
+			const struct index_whole *x = &q[i].whole;
+			if (b->p->packets && x->t_first < b->p->t_last)
+				return -EAGAIN;
+			if (x->packets > b->max_packets - b->p->packets)
+				return err_set(b->err, EFBIG, "more than %zu packets in the window",
+					       b->max_packets);
+			int e = place_run(b, x->t_first, x->t_last, x->packets, q[i].slot,
+					  x->seg_start, (uint32_t)x->len);
+			if (e < 0)
+				return e;
+			b->p->n_whole++;
+			continue;
+		}
 		size_t got = 0;
 		int e = index_reader_collect(q[i].r, (uint32_t)b->device_id, b->w->start_ns,
 					     b->w->end_ns, &b->tmp, &got, &b->cap_tmp,

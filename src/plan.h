@@ -40,6 +40,7 @@ struct plan {
 	uint64_t packets;
 	int64_t t_first, t_last; /* first and last packet (0 when empty) */
 	bool has_open;	  /* a segment involved is still being written */
+	size_t n_whole;	  /* segments taken whole, their index entries not read */
 	struct plan_segment *segs;
 	size_t n_segs;
 	struct plan_extent *ext;

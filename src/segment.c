@@ -131,7 +131,7 @@ int segment_writer_create(int dirfd, const char *relpath, uint64_t segment_id,
 	}
 	uint8_t gh[PCAP_GLOBAL_HDR_LEN], ih[INDEX_HDR_LEN];
 	pcap_put_global_header(gh, p->prec, p->snaplen, p->linktype);
-	index_put_header(ih, segment_id, false);
+	index_put_header(ih, segment_id, 0);
 	e = write_full(w->fd, gh, sizeof(gh));
 	if (e == 0)
 		e = write_full(w->idx_fd, ih, sizeof(ih));
@@ -798,7 +798,7 @@ int segment_recover(int dirfd, const char *relpath, uint64_t segment_id, const s
 	if (idx_end == 0) {
 		/* No usable header: start the index again from nothing. */
 		uint8_t ih[INDEX_HDR_LEN];
-		index_put_header(ih, segment_id, false);
+		index_put_header(ih, segment_id, 0);
 		if (ftruncate(idx_fd, 0) < 0 || pwrite_full(idx_fd, ih, sizeof(ih), 0) < 0)
 			return err_set(err, errno, "%s.idx: rewrite: %s", relpath, strerror(errno));
 		idx_end = INDEX_HDR_LEN;
@@ -817,7 +817,7 @@ int segment_recover(int dirfd, const char *relpath, uint64_t segment_id, const s
 		/* A live chunk whose header was intact but whose contents are not: index the whole
 		 * segment again from its records. */
 		uint8_t ih[INDEX_HDR_LEN];
-		index_put_header(ih, segment_id, false);
+		index_put_header(ih, segment_id, 0);
 		if (ftruncate(idx_fd, 0) < 0 || pwrite_full(idx_fd, ih, sizeof(ih), 0) < 0 ||
 		    lseek(idx_fd, INDEX_HDR_LEN, SEEK_SET) < 0)
 			return err_set(err, errno, "%s.idx: rewrite: %s", relpath, strerror(errno));
@@ -848,7 +848,7 @@ int segment_reindex(int dirfd, const char *relpath, uint64_t segment_id, const s
 	if (idx_fd < 0)
 		return err_set(err, errno, "%s: %s", live, strerror(errno));
 	uint8_t ih[INDEX_HDR_LEN];
-	index_put_header(ih, segment_id, false);
+	index_put_header(ih, segment_id, 0);
 	e = write_full(idx_fd, ih, sizeof(ih));
 	if (e < 0)
 		err_set(err, -e, "%s: write: %s", live, strerror(-e));

@@ -1,11 +1,13 @@
 /* Unit tests of index.c: encode/read round trips, live files cut at every byte of their last
  * chunk (readers see the complete chunks only), sealing, and corruption: every single byte
- * flipped in a sealed index is detected. */
+ * flipped in a sealed index is detected. Whole segments: a sealed index says when a device's
+ * records are the whole segment as it lies, and only when they are. */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crc32c.h"
 #include "index.h"
 #include "pcapio.h"
 #include "tests.h"
@@ -92,6 +94,119 @@ static int count_run(size_t chunk, uint32_t d, const struct index_entry *e, size
 	return 0;
 }
 
+/* A sealed index of a segment of n records of REC bytes, every one of device 5 and every
+ * other one of device 6 too; record i has ts 2000 + 10 * i, except that record back (if
+ * < n) has the ts of the record before it less 5 (the clock stepped back). */
+static int sealed_whole(const char *name, int seg, uint32_t n, uint32_t back)
+{
+	struct index_pending *p = calloc((size_t)n * 2, sizeof(*p));
+	size_t k = 0;
+	int64_t t_min = INT64_MAX, t_max = INT64_MIN;
+	for (uint32_t i = 0; i < n; i++) {
+		int64_t ts = 2000 + 10 * (int64_t)i - (i == back ? 15 : 0);
+		struct index_entry e = {ts, PCAP_GLOBAL_HDR_LEN + i * REC, REC};
+		p[k] = (struct index_pending){5, (uint32_t)k, e};
+		k++;
+		if (i % 2 == 0) {
+			p[k] = (struct index_pending){6, (uint32_t)k, e};
+			k++;
+		}
+		t_min = MIN(t_min, ts);
+		t_max = MAX(t_max, ts);
+	}
+	uint8_t h[INDEX_HDR_LEN], *buf;
+	size_t len;
+	index_put_header(h, 9, 0);
+	CHECK_INT(index_encode_chunk(p, k, PCAP_GLOBAL_HDR_LEN, PCAP_GLOBAL_HDR_LEN + n * REC, n,
+				     t_min, t_max, &buf, &len),
+		  0);
+	int live = open_tmp("live-whole.idx", O_RDWR | O_TRUNC);
+	CHECK_INT(pwrite(live, h, sizeof(h), 0), sizeof(h));
+	CHECK_INT(pwrite(live, buf, len, sizeof(h)), (long long)len);
+	free(buf);
+	free(p);
+	struct index_reader *r;
+	struct errbuf err;
+	CHECK_INT(index_reader_open(live, seg, &r, &err), 0);
+	int fd = open_tmp(name, O_RDWR | O_TRUNC);
+	CHECK_INT(index_write_sealed(r, 9, PCAP_GLOBAL_HDR_LEN + n * REC, fd, &err), 0);
+	index_reader_free(r);
+	close(live);
+	return fd;
+}
+
+static uint32_t header_flags(int fd)
+{
+	uint8_t h[INDEX_HDR_LEN];
+	CHECK_INT(pread(fd, h, sizeof(h), 0), sizeof(h));
+	return le32(h + 24);
+}
+
+static void check_whole(int seg)
+{
+	const uint32_t n = 50;
+	CHECK(ftruncate(seg, PCAP_GLOBAL_HDR_LEN + n * REC) == 0);
+	struct index_reader *r;
+	struct errbuf err;
+	struct index_whole w;
+
+	/* In file order: flagged ordered; device 5 is the whole segment in any window around
+	 * its chunk; device 6, an absent device and windows that cut the chunk are not. */
+	int fd = sealed_whole("whole.idx", seg, n, n);
+	CHECK_INT(header_flags(fd), INDEX_FLAG_SEALED | INDEX_FLAG_ORDERED);
+	CHECK_INT(index_reader_open(fd, seg, &r, &err), 0);
+	CHECK_INT(index_reader_whole(r, 5, INT64_MIN, INT64_MAX, &w, &err), 1);
+	CHECK_INT(w.seg_start, PCAP_GLOBAL_HDR_LEN);
+	CHECK_INT(w.len, n * REC);
+	CHECK_INT(w.packets, n);
+	CHECK_INT(w.t_first, 2000);
+	CHECK_INT(w.t_last, 2000 + 10 * (n - 1));
+	CHECK_INT(index_reader_whole(r, 5, 2000, 2000 + 10 * (n - 1) + 1, &w, &err), 1);
+	CHECK_INT(index_reader_whole(r, 5, 2000, 2000 + 10 * (n - 1), &w, &err), 0);
+	CHECK_INT(index_reader_whole(r, 5, 2001, INT64_MAX, &w, &err), 0);
+	CHECK_INT(index_reader_whole(r, 6, INT64_MIN, INT64_MAX, &w, &err), 0);
+	CHECK_INT(index_reader_whole(r, 4, INT64_MIN, INT64_MAX, &w, &err), 0);
+	/* The entries agree with what was said without them. */
+	struct index_entry *v = NULL;
+	size_t got = 0, cap = 0;
+	CHECK_INT(index_reader_collect(r, 5, INT64_MIN, INT64_MAX, &v, &got, &cap, SIZE_MAX, &err), 0);
+	CHECK_INT(got, n);
+	for (size_t i = 0; i < got; i++)
+		CHECK_INT(v[i].offset, PCAP_GLOBAL_HDR_LEN + i * REC);
+	index_reader_free(r);
+	close(fd);
+
+	/* The clock stepped back inside the segment: time order is not file order, so the
+	 * file is not flagged and the entries have to be read. */
+	fd = sealed_whole("back.idx", seg, n, 20);
+	CHECK_INT(header_flags(fd), INDEX_FLAG_SEALED);
+	CHECK_INT(index_reader_open(fd, seg, &r, &err), 0);
+	CHECK_INT(index_reader_whole(r, 5, INT64_MIN, INT64_MAX, &w, &err), 0);
+	index_reader_free(r);
+
+	/* A file that claims the order it does not have (checksum made to match) is corrupt
+	 * as soon as its entries are read. */
+	uint8_t h[INDEX_HDR_LEN];
+	CHECK_INT(pread(fd, h, sizeof(h), 0), sizeof(h));
+	put_le32(h + 24, INDEX_FLAG_SEALED | INDEX_FLAG_ORDERED);
+	put_le32(h + 60, crc32c(0, h, 60));
+	CHECK_INT(pwrite(fd, h, sizeof(h), 0), sizeof(h));
+	CHECK_INT(index_reader_open(fd, seg, &r, &err), 0);
+	got = 0;
+	CHECK_INT(index_reader_collect(r, 5, INT64_MIN, INT64_MAX, &v, &got, &cap, SIZE_MAX, &err),
+		  -EBADMSG);
+	size_t c = 0;
+	CHECK_INT(index_reader_foreach_run(r, count_run, &c, &err), -EBADMSG);
+	index_reader_free(r);
+	/* ORDERED without SEALED is not a valid header. */
+	put_le32(h + 24, INDEX_FLAG_ORDERED);
+	put_le32(h + 60, crc32c(0, h, 60));
+	CHECK_INT(pwrite(fd, h, sizeof(h), 0), sizeof(h));
+	CHECK_INT(index_reader_open(fd, seg, &r, &err), -EBADMSG);
+	free(v);
+	close(fd);
+}
+
 int main(void)
 {
 	CHECK(mkdtemp(dir) != NULL);
@@ -104,7 +219,7 @@ int main(void)
 	/* Live index: header + 3 chunks. */
 	int idx = open_tmp("s.idx", O_RDWR | O_TRUNC | O_APPEND);
 	uint8_t h[INDEX_HDR_LEN];
-	index_put_header(h, 42, false);
+	index_put_header(h, 42, 0);
 	CHECK_INT(write(idx, h, sizeof(h)), sizeof(h));
 	append_chunk(idx, 0, 100);
 	append_chunk(idx, 100, 150);
@@ -199,6 +314,8 @@ int main(void)
 	CHECK_INT(index_encode_chunk(&p, 1, 24, 124, 1, 6, 9, &buf, &blen), -EINVAL);
 	CHECK_INT(index_encode_chunk(&p, 1, 24, 124, 1, 5, 5, &buf, &blen), 0);
 	free(buf);
+
+	check_whole(seg);
 
 	free(copy);
 	free(orig);

@@ -3,7 +3,8 @@
  * many windows must equal a model built here independently — exact size, the records in
  * timestamp order merged across interfaces — and plan_read must return the same bytes at any
  * offset and length. Also: a live (unsealed) segment is visible up to its last flush, and a
- * plan is a snapshot. */
+ * plan is a snapshot. A third interface carries one device alone (its segments are taken
+ * whole, without reading their entries, except one where the clock stepped back). */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -17,7 +18,10 @@
 
 static char dir[] = "/tmp/test-plan-XXXXXX";
 
-#define N_PACKETS 6000
+#define N_MAIN 6000 /* interfaces 0 and 1 */
+#define N_SOLO 400  /* interface 2: device 3 alone, after the others */
+#define N_PACKETS (N_MAIN + N_SOLO)
+#define SOLO_BACK (N_MAIN + 150) /* this one is 50 ms older than the one before */
 #define T0 INT64_C(1795334400000000000)
 
 struct pkt {
@@ -97,7 +101,8 @@ static size_t model(int d, int64_t s, int64_t e, enum tsprec prec, uint8_t **ret
 	return n;
 }
 
-static void check_plan(struct spool *sp, int d, int64_t s, int64_t e)
+/* Returns how many segments the plan took whole. */
+static size_t check_plan(struct spool *sp, int d, int64_t s, int64_t e)
 {
 	struct plan *p;
 	struct errbuf err;
@@ -106,7 +111,7 @@ static void check_plan(struct spool *sp, int d, int64_t s, int64_t e)
 	CHECK_INT(r, 0);
 	if (r < 0) {
 		fprintf(stderr, "plan_build: %s\n", err.msg);
-		return;
+		return 0;
 	}
 	uint8_t *want;
 	size_t n = model(d, s, e, sp->cfg.prec, &want);
@@ -132,7 +137,9 @@ static void check_plan(struct spool *sp, int d, int64_t s, int64_t e)
 	plan_prefetch(p, UINT64_MAX, UINT64_MAX);
 	free(got);
 	free(want);
+	size_t whole = p->n_whole;
 	plan_free(p);
+	return whole;
 }
 
 static int register_devices(struct spool *sp)
@@ -171,7 +178,7 @@ int main(void)
 
 	/* Interface 0 carries even microseconds, interface 1 odd ones; both run over ~60 s. */
 	int64_t t[2] = {T0, T0 + 1000};
-	for (size_t i = 0; i < N_PACKETS; i++) {
+	for (size_t i = 0; i < N_MAIN; i++) {
 		int iface = (int)(next_rand() % 2);
 		t[iface] += 2000 * (int64_t)(1 + next_rand() % 10000);
 		pk[i].ts = t[iface];
@@ -179,13 +186,22 @@ int main(void)
 		int src = (int)(next_rand() % 4), dst = (int)(next_rand() % 4);
 		make_frame(&pk[i], src, dst);
 	}
+	/* Interface 2, from 20 s after the others, a packet every 100 ms. */
+	int64_t solo = (MAX(t[0], t[1]) / (10 * NS_PER_SEC) + 3) * (10 * NS_PER_SEC);
+	for (size_t i = N_MAIN; i < N_PACKETS; i++) {
+		pk[i].ts = solo + (int64_t)(i - N_MAIN) * 100000000 - (i == SOLO_BACK ? 150000000 : 0);
+		pk[i].iface = 2;
+		make_frame(&pk[i], 3, 0);
+	}
+	int64_t solo_end = solo + N_SOLO * INT64_C(100000000);
 	for (size_t i = 0; i < N_PACKETS; i++)
 		order[i] = i;
 	qsort(order, N_PACKETS, sizeof(order[0]), by_ts);
 	/* Write each interface's packets in its own time order. */
-	struct writer *w[2];
-	for (int k = 0; k < 2; k++) {
-		struct writer_opts o = {.iface = k ? "eth1" : "eth0", .buffer_bytes = 300000};
+	struct writer *w[3];
+	for (int k = 0; k < 3; k++) {
+		const char *names[] = {"eth0", "eth1", "eth2"};
+		struct writer_opts o = {.iface = names[k], .buffer_bytes = 300000};
 		CHECK_INT(writer_open(sp, &o, m, &w[k], &err), 0);
 	}
 	for (size_t i = 0; i < N_PACKETS; i++)
@@ -217,6 +233,7 @@ int main(void)
 
 	CHECK_INT(writer_close(w[0], &err), 0);
 	CHECK_INT(writer_close(w[1], &err), 0);
+	CHECK_INT(writer_close(w[2], &err), 0);
 
 	/* Sealed: every device, windows of every kind. */
 	for (int d = 1; d <= 3; d++) {
@@ -229,6 +246,13 @@ int main(void)
 			check_plan(sp, d, s, s + 1 + (int64_t)(next_rand() % 20000) * 1000000);
 		}
 	}
+	/* Device 3 alone on interface 2 (4 segments of 10 s): its segments are taken whole
+	 * but the one where the clock stepped back, and only those inside the window; a window
+	 * that also covers the interleaved interfaces is sorted, nothing taken whole. */
+	CHECK_INT(check_plan(sp, 3, solo, solo_end), 3);
+	CHECK_INT(check_plan(sp, 3, solo + 5 * NS_PER_SEC + 50000000, solo + 35 * NS_PER_SEC), 1);
+	CHECK_INT(check_plan(sp, 3, T0, solo_end), 0);
+	CHECK_INT(check_plan(sp, 1, solo, solo_end), 0);
 	struct plan *p;
 	struct window w1 = {T0, end};
 	CHECK_INT(plan_build(sp, 3, &w1, 0, &p, &err), 0);
@@ -252,6 +276,7 @@ int main(void)
 	sqlite3_close(db);
 	for (int d = 1; d <= 3; d++)
 		check_plan(sp, d, T0, end);
+	check_plan(sp, 3, T0, solo_end); /* whole segments placed, then sorted after all */
 
 	devmap_free(m);
 	spool_close(sp);
