@@ -111,12 +111,55 @@ static void usage(const char *prog)
 	fuse_lowlevel_help();
 }
 
+/* The size an unprivileged pipe may grow to (libfuse's splice replies go through one). */
+static size_t pipe_max_size(void)
+{
+	size_t v = 1u << 20;
+	FILE *f = fopen("/proc/sys/fs/pipe-max-size", "re");
+	if (f) {
+		unsigned long n;
+		if (fscanf(f, "%lu", &n) == 1 && n >= 4096 && n <= (1ul << 30))
+			v = n;
+		fclose(f);
+	}
+	return v;
+}
+
 /* The query log's read-write connection (fs->qlog). */
 static int qlog_open(struct pcapfs *fs, struct errbuf *err)
 {
 	char db[SPOOL_MAX_PATH + 16];
 	snprintf(db, sizeof(db), "%s/catalog.db", fs->spool_path);
 	return catalog_open(db, 0, SPOOL_DEFAULT_LOCK_TIMEOUT_MS, &fs->qlog, err);
+}
+
+/* FUSE mounts start with 128 KiB of readahead and INIT can only lower it; a sequential reader
+ * of a pcap file gains from more. The knob is the mount's backing device info,
+ * /sys/class/bdi/<major>:<minor>/read_ahead_kb, found through /proc/self/mountinfo. The
+ * kernel applies INIT's answer to it when that answer arrives, so it is raised later, at the
+ * first open (raise_readahead in pcapfs-ops.c). */
+static void find_readahead_knob(const char *mountpoint, char *ret, size_t size)
+{
+	char *abs = realpath(mountpoint, NULL);
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	ret[0] = 0;
+	if (!abs || !f) {
+		free(abs);
+		if (f)
+			fclose(f);
+		return;
+	}
+	char line[4096];
+	while (fgets(line, sizeof(line), f)) {
+		unsigned maj, min;
+		char mnt[4096];
+		/* "36 35 0:42 / /srv/pcapfs rw,... - fuse.pcapfs ..." (spaces in paths are \040) */
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, mnt) == 3 && strcmp(mnt, abs) == 0 &&
+		    strstr(line, " - fuse"))
+			snprintf(ret, size, "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min);
+	}
+	fclose(f);
+	free(abs);
 }
 
 int main(int argc, char **argv)
@@ -142,7 +185,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	/* Read-only always; other users must be able to enter (access is ours to decide). */
-	fuse_opt_add_arg(&args, "-oro,subtype=pcapfs,max_read=1048576");
+	char fixed[64];
+	snprintf(fixed, sizeof(fixed), "-oro,subtype=pcapfs,max_read=%u", PCAPFS_MAX_READ);
+	fuse_opt_add_arg(&args, fixed);
 	if (geteuid() == 0)
 		fuse_opt_add_arg(&args, "-oallow_other");
 	if (fuse_parse_cmdline(&args, &co) != 0)
@@ -186,6 +231,7 @@ int main(int argc, char **argv)
 		}
 	}
 	fs.splice = !o.nosplice;
+	fs.pipe_max = pipe_max_size();
 	fs.max_nodes = WNODE_MAX_DEFAULT;
 	if (o.max_nodes) {
 		char *end;
@@ -286,6 +332,7 @@ int main(int argc, char **argv)
 		goto out;
 	if (fuse_session_mount(se, co.mountpoint) != 0)
 		goto out_signals;
+	find_readahead_knob(co.mountpoint, fs.readahead_knob, sizeof(fs.readahead_knob));
 	if (fuse_daemonize(co.foreground) != 0)
 		goto out_unmount;
 	if (fs.audit_mode != AUDIT_OFF && qlog_open(&fs, &err) < 0) {

@@ -121,6 +121,21 @@ static void ofile_unref(struct ofile *of)
 
 /* ---- operations --------------------------------------------------------------------------- */
 
+/* Set the mount's readahead (see find_readahead_knob in pcapfs-main.c) once INIT is done,
+ * which any open comes after. Needs root; without it the kernel's default stays. */
+static void raise_readahead(struct pcapfs *fs)
+{
+	if (!fs->readahead_knob[0] || __atomic_exchange_n(&fs->readahead_set, true, __ATOMIC_RELAXED))
+		return;
+	FILE *f = fopen(fs->readahead_knob, "we");
+	if (!f)
+		return;
+	fprintf(f, "%u\n", PCAPFS_READAHEAD_KB);
+	if (fclose(f) != 0)
+		pcapfs_log("%s: %s (readahead stays at the kernel's default)", fs->readahead_knob,
+			   strerror(errno));
+}
+
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	/* Reads are served from plans; the kernel may send many at once. */
@@ -661,6 +676,7 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct pcapfs *fs = fs_of(req);
+	raise_readahead(fs);
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
 		fuse_reply_err(req, EROFS);
 		return;
@@ -754,7 +770,53 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
+/* Each session thread copies replies into a buffer of its own that stays: a fresh one of up
+ * to 1 MiB per request would be fresh pages to fault in every time. Freed with the thread. */
+struct copybuf {
+	char *p;
+	size_t cap;
+};
+static pthread_key_t copy_key;
+static pthread_once_t copy_once = PTHREAD_ONCE_INIT;
+static bool copy_key_ok;
+
+static void copybuf_free(void *v)
+{
+	struct copybuf *b = v;
+	free(b->p);
+	free(b);
+}
+
+static void copy_key_make(void)
+{
+	copy_key_ok = pthread_key_create(&copy_key, copybuf_free) == 0;
+}
+
+static char *copy_buffer(size_t size)
+{
+	if (pthread_once(&copy_once, copy_key_make) != 0 || !copy_key_ok)
+		return NULL;
+	struct copybuf *b = pthread_getspecific(copy_key);
+	if (!b) {
+		b = calloc(1, sizeof(*b));
+		if (!b || pthread_setspecific(copy_key, b) != 0) {
+			free(b);
+			return NULL;
+		}
+	}
+	if (b->cap < size || !b->p) {
+		size_t cap = MAX(size, (size_t)PCAPFS_MAX_READ);
+		char *p = realloc(b->p, cap);
+		if (!p)
+			return NULL;
+		b->p = p;
+		b->cap = cap;
+	}
+	return b->p;
+}
+
 static void read_file(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct ofile *of);
+static void read_ahead(const struct plan *p, struct ofile *of, uint64_t off, size_t size);
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
@@ -772,6 +834,9 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct ofile *of = (struct ofile *)(uintptr_t)fi->fh;
 	__atomic_add_fetch(&of->refs, 1, __ATOMIC_ACQ_REL);
 	read_file(req, ino, size, off, of);
+	/* After the reply: the reader does not wait for the advice. */
+	if (!of->csv)
+		read_ahead(of->snap->plan, of, (uint64_t)off, size);
 	ofile_unref(of);
 }
 
@@ -780,7 +845,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
  * them read from the segments now, READ_AHEAD ahead, so that the next requests find them in
  * memory instead of waiting for the disk one request at a time. A read elsewhere (a seek)
  * asks for nothing; the reads that continue from it do. */
-#define READ_AHEAD (4u << 20)
+#define READ_AHEAD (16u << 20)
 static void read_ahead(const struct plan *p, struct ofile *of, uint64_t off, size_t size)
 {
 	uint64_t mark = __atomic_load_n(&of->ahead, __ATOMIC_RELAXED), end = off + size;
@@ -810,7 +875,6 @@ static void read_file(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, st
 		return;
 	}
 	struct snap *s = of->snap;
-	read_ahead(s->plan, of, (uint64_t)off, size);
 	/* A reply whose bytes lie in few contiguous stretches of segment files goes out as
 	 * file-descriptor buffers, which the kernel moves from the files' pages into the FUSE
 	 * device without a copy through this process (unless -o nosplice). Scattered records
@@ -818,6 +882,13 @@ static void read_file(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, st
 	if (fs_of(req)->splice) {
 		struct plan_run runs[SPLICE_RUNS_MAX];
 		size_t n = plan_runs(s->plan, (uint64_t)off, size, runs, SPLICE_RUNS_MAX);
+		/* libfuse splices through a pipe of at least this (else it copies the reply into a
+		 * fresh buffer of its own, which costs more than the copying path below). */
+		size_t total = 0;
+		for (size_t i = 0; i < n; i++)
+			total += runs[i].len;
+		if (16 /* reply header */ + total + 4096 * (n + 2) > fs_of(req)->pipe_max)
+			n = 0;
 		/* libfuse would send a short reply for a segment shorter than its index says;
 		 * such a read takes the copying path, which answers EIO. */
 		int fd = -1;
@@ -839,7 +910,6 @@ static void read_file(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, st
 		struct fuse_bufvec *bv = n > 0 ? calloc(1, sizeof(*bv) + (n - 1) * sizeof(struct fuse_buf)) : NULL;
 		if (bv) {
 			bv->count = n;
-			size_t total = 0;
 			for (size_t i = 0; i < n; i++) {
 				struct fuse_buf *b = &bv->buf[i];
 				*b = (struct fuse_buf){.size = runs[i].len};
@@ -850,7 +920,6 @@ static void read_file(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, st
 					b->fd = runs[i].fd;
 					b->pos = (off_t)runs[i].pos;
 				}
-				total += runs[i].len;
 			}
 			/* On a failure on the way libfuse answers the request with the error. */
 			if (fuse_reply_data(req, bv, FUSE_BUF_SPLICE_MOVE) == 0)
@@ -859,7 +928,7 @@ static void read_file(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, st
 			return;
 		}
 	}
-	char *buf = malloc(size ? size : 1);
+	char *buf = copy_buffer(size);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -873,7 +942,6 @@ static void read_file(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, st
 		__atomic_add_fetch(&of->bytes, (uint64_t)n, __ATOMIC_RELAXED);
 		fuse_reply_buf(req, buf, (size_t)n);
 	}
-	free(buf);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

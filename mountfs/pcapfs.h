@@ -60,7 +60,14 @@ struct wnode {
 	struct wnode *next;
 };
 
-#define PCAPFS_MAX_READ (1u << 20) /* libfuse 3.14 caps max_write at 1 MiB too */
+/* Read requests of up to 1 MiB less 5 pages: libfuse 3.14 splices a reply only through a
+ * pipe of at least header + data + a page per buffer and two more, and an unprivileged
+ * pipe grows to /proc/sys/fs/pipe-max-size (1 MiB by default); a reply of one or two
+ * stretches of that size still fits. */
+#define PCAPFS_MAX_READ ((1u << 20) - 5u * 4096u)
+/* The kernel's readahead for the mount: requests of the largest size, several in flight,
+ * answered by different threads. */
+#define PCAPFS_READAHEAD_KB 1024u
 #define WNODE_BUCKETS 4096
 #define SPLICE_RUNS_MAX 64 /* a read reply in more stretches than this is copied */
 #define WNODE_MAX_DEFAULT 1000000 /* window nodes the kernel may reference at once */
@@ -69,6 +76,10 @@ struct wnode {
 
 struct pcapfs {
 	struct spool *sp;
+	/* /sys/class/bdi/<dev>/read_ahead_kb of the mount ("" when not found), and whether the
+	 * first open has set it to PCAPFS_READAHEAD_KB (raise_readahead). */
+	char readahead_knob[64];
+	bool readahead_set;
 	char spool_path[SPOOL_MAX_PATH];
 	pthread_mutex_t cat_lock; /* the catalogue handle is used by one thread at a time */
 	pthread_mutex_t node_lock;
@@ -96,6 +107,7 @@ struct pcapfs {
 	} csv_sizes[64];
 	double cache_timeout; /* seconds, for windows that cannot change */
 	bool splice; /* replies from file-descriptor buffers where they fit (not -o nosplice) */
+	size_t pipe_max; /* /proc/sys/fs/pipe-max-size: the most a splice reply may take */
 	int64_t mounted_ns;
 	bool debug;
 

@@ -40,6 +40,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if ((uint64_t)v[i].offset + v[i].len > index_reader_seg_size(r))
 				abort(); /* an entry past the segment must never be returned */
 		free(v);
+		/* A whole segment is told only from checked parts, and stays inside the segment. */
+		struct index_whole w;
+		if (index_reader_whole(r, 1, INT64_MIN, INT64_MAX, &w, &err) == 1 &&
+		    (w.seg_start + w.len > index_reader_seg_size(r) || w.packets == 0))
+			abort();
 		if (index_reader_chunks(r) > 0 && index_reader_covered(r) == index_reader_seg_size(r)) {
 			int out = memfd_create("out", MFD_CLOEXEC);
 			if (out >= 0) {

@@ -69,6 +69,12 @@ for dev in dev-001 dev-004 dev-013; do
 done
 pass "cmp, capinfos and tshark agree with extract (canonical, RFC 3339 with offset and fraction, epoch)"
 
+# Opened, the mount reads ahead 1 MiB: sequential readers' requests come nearly that large
+# (the reads above, compared byte for byte, went through them).
+ra=$(cat "/sys/class/bdi/$(mountpoint -d "$MNT")/read_ahead_kb")
+[ "$ra" = 1024 ] || fail "the mount's readahead is $ra KiB after an open"
+pass "readahead raised to 1 MiB at the first open"
+
 # Random access: a sequential pass, then seeks, as Wireshark reads.
 f="$D/dev-004/20261122T090000Z--20261122T100000Z.pcap"
 ctl extract dev-004 20261122T090000Z--20261122T100000Z -o "$T/ref.pcap"
