@@ -25,8 +25,13 @@ static inline bool crc_bad(uint32_t stored, uint32_t computed)
 
 struct chunk_state {
 	struct index_chunk_info info;
-	uint8_t *dir; /* n_devices * INDEX_DIR_LEN, verified; NULL until loaded */
+	uint32_t dir_crc; /* from the (checked) chunk header */
+	uint8_t *dir;	  /* n_devices * INDEX_DIR_LEN, verified; NULL until loaded */
 };
+
+/* The first bytes of the file are read at once: the file header, a sealed file's chunk
+ * header and, for a few hundred devices, its directory. */
+#define INDEX_HEAD_READ 4096u
 
 struct index_reader {
 	int fd;
@@ -36,6 +41,8 @@ struct index_reader {
 	uint64_t seg_size;
 	struct chunk_state *chunks;
 	size_t n_chunks;
+	uint8_t *head; /* the file's first head_len bytes, read after its size was taken */
+	size_t head_len;
 };
 
 void index_put_header(uint8_t out[INDEX_HDR_LEN], uint64_t segment_id, uint32_t flags)
@@ -232,6 +239,7 @@ void index_reader_free(struct index_reader *r)
 	for (size_t i = 0; i < r->n_chunks; i++)
 		free(r->chunks[i].dir);
 	free(r->chunks);
+	free(r->head);
 	if (r->fd >= 0)
 		close(r->fd);
 	free(r);
@@ -239,28 +247,50 @@ void index_reader_free(struct index_reader *r)
 
 int index_reader_open(int fd, int seg_fd, struct index_reader **ret, struct errbuf *err)
 {
-	struct index_reader *r = calloc(1, sizeof(*r));
-	if (!r)
-		return -ENOMEM;
-	r->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	int e;
-	if (r->fd < 0) {
-		e = err_set(err, errno, "dup: %s", strerror(errno));
-		goto fail;
+	int own = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (own < 0)
+		return err_set(err, errno, "dup: %s", strerror(errno));
+	return index_reader_adopt(own, seg_fd, ret, err);
+}
+
+/* Bytes [off, off + len) of the file: from the head read at open when they lie in it. */
+static ssize_t read_at(const struct index_reader *r, void *buf, size_t len, uint64_t off)
+{
+	if (off <= r->head_len && len <= r->head_len - off) {
+		memcpy(buf, r->head + off, len);
+		return (ssize_t)len;
 	}
+	return pread_full(r->fd, buf, len, off);
+}
+
+int index_reader_adopt(int fd, int seg_fd, struct index_reader **ret, struct errbuf *err)
+{
+	struct index_reader *r = calloc(1, sizeof(*r));
+	if (!r) {
+		close(fd);
+		return -ENOMEM;
+	}
+	r->fd = fd;
+	int e;
 	struct stat st;
 	if (fstat(r->fd, &st) < 0) {
 		e = err_set(err, errno, "fstat: %s", strerror(errno));
 		goto fail;
 	}
 	uint64_t file_size = (uint64_t)st.st_size;
-	uint8_t h[INDEX_HDR_LEN];
-	ssize_t n = pread_full(r->fd, h, sizeof(h), 0);
+	r->head = malloc(INDEX_HEAD_READ);
+	if (!r->head) {
+		e = -ENOMEM;
+		goto fail;
+	}
+	ssize_t n = pread_full(r->fd, r->head, (size_t)MIN(file_size, (uint64_t)INDEX_HEAD_READ), 0);
 	if (n < 0) {
 		e = err_set(err, (int)-n, "read: %s", strerror((int)-n));
 		goto fail;
 	}
-	if (n < (ssize_t)sizeof(h)) {
+	r->head_len = (size_t)n;
+	const uint8_t *h = r->head;
+	if (n < (ssize_t)INDEX_HDR_LEN) {
 		e = err_set(err, EBADMSG, "truncated file header (%zd of %u bytes)", n, INDEX_HDR_LEN);
 		goto fail;
 	}
@@ -295,7 +325,7 @@ int index_reader_open(int fd, int seg_fd, struct index_reader **ret, struct errb
 	while (off < file_size) {
 		uint8_t ch[INDEX_CHUNK_HDR_LEN];
 		struct index_chunk_info info;
-		n = pread_full(r->fd, ch, sizeof(ch), off);
+		n = read_at(r, ch, sizeof(ch), off);
 		if (n < 0) {
 			e = err_set(err, (int)-n, "read: %s", strerror((int)-n));
 			goto fail;
@@ -326,7 +356,7 @@ int index_reader_open(int fd, int seg_fd, struct index_reader **ret, struct errb
 			}
 			r->chunks = nc;
 		}
-		r->chunks[r->n_chunks++] = (struct chunk_state){.info = info};
+		r->chunks[r->n_chunks++] = (struct chunk_state){.info = info, .dir_crc = le32(ch + 56)};
 		off += chunk_len(&info);
 		prev_end = info.seg_end;
 	}
@@ -391,15 +421,13 @@ static int load_dir(struct index_reader *r, size_t k, struct errbuf *err)
 	uint8_t *dir = malloc(len ? len : 1);
 	if (!dir)
 		return -ENOMEM;
-	ssize_t n = pread_full(r->fd, dir, len, c->info.file_off + INDEX_CHUNK_HDR_LEN);
+	ssize_t n = read_at(r, dir, len, c->info.file_off + INDEX_CHUNK_HDR_LEN);
 	if (n != (ssize_t)len) {
 		free(dir);
 		return n < 0 ? err_set(err, (int)-n, "read: %s", strerror((int)-n))
 			     : err_set(err, EBADMSG, "chunk %zu: directory truncated", k);
 	}
-	uint8_t h[INDEX_CHUNK_HDR_LEN];
-	if (pread_full(r->fd, h, sizeof(h), c->info.file_off) != (ssize_t)sizeof(h) ||
-	    crc_bad(le32(h + 56), crc32c(0, dir, len))) {
+	if (crc_bad(c->dir_crc, crc32c(0, dir, len))) {
 		free(dir);
 		return err_set(err, EBADMSG, "chunk %zu: directory checksum mismatch", k);
 	}

@@ -103,6 +103,8 @@ struct index_reader;
  *   - live file: chunks up to the first incomplete or invalid one (I4).
  * Directories are read and checked (crc) lazily, per chunk, on first use. */
 int index_reader_open(int fd, int seg_fd, struct index_reader **ret, struct errbuf *err);
+/* The same with the reader taking fd itself (closed with the reader, or at once on failure). */
+int index_reader_adopt(int fd, int seg_fd, struct index_reader **ret, struct errbuf *err);
 /* The segment size the reader checked against. */
 uint64_t index_reader_seg_size(const struct index_reader *r);
 void index_reader_free(struct index_reader *r);

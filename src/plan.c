@@ -160,7 +160,8 @@ static int open_indexes(struct build *b, struct pending *q, size_t n)
 		if (g.linktype != s->linktype || g.prec != b->sp->cfg.prec)
 			return err_set(b->err, EBADMSG, "%s.pcap: header disagrees with the catalogue",
 				       s->path);
-		e = index_reader_open(q[i].idx_fd, fd, &q[i].r, b->err);
+		e = index_reader_adopt(q[i].idx_fd, fd, &q[i].r, b->err);
+		q[i].idx_fd = -1; /* the reader's now */
 		if (e == 0 && b->direct)
 			e = index_reader_whole(q[i].r, (uint32_t)b->device_id, b->w->start_ns,
 					       b->w->end_ns, &q[i].whole, b->err);

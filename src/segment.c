@@ -632,11 +632,11 @@ int segment_open_read(int dirfd, const char *relpath, int *ret_fd, struct pcap_g
 int segment_open_index(int dirfd, const char *relpath, int seg_fd, struct index_reader **ret,
 		       struct errbuf *err)
 {
-	_cleanup_close_ int fd = -1;
+	int fd = -1;
 	int e = open_at(dirfd, relpath, ".idx", O_RDONLY, 0, &fd);
 	if (e < 0)
 		return err_set(err, -e, "%s.idx: %s", relpath, strerror(-e));
-	e = index_reader_open(fd, seg_fd, ret, err);
+	e = index_reader_adopt(fd, seg_fd, ret, err);
 	if (e < 0)
 		err_prefix(err, -e, "%s.idx: ", relpath);
 	return e;
