@@ -198,6 +198,8 @@ static int verify_one(const struct segment *s, void *userdata)
 		problem(v, s, "index: %s", err.msg);
 	} else if (!index_reader_sealed(r)) {
 		problem(v, s, "index is not sealed although the segment is");
+	} else if (index_reader_segment_id(r) != (uint64_t)s->id) {
+		problem(v, s, "index belongs to segment %" PRIu64, index_reader_segment_id(r));
 	} else {
 		const struct index_chunk_info *ci = index_reader_chunk(r, 0);
 		if (ci->packets != vs.n)
@@ -328,6 +330,7 @@ static int pick(const struct segment *s, void *userdata)
 		need = we == -ENOMEM ? false
 				     : segment_open_index(r->sp->dirfd, s->path, fd, &ir, &err) < 0 ||
 					       !index_reader_sealed(ir) ||
+					       index_reader_segment_id(ir) != (uint64_t)s->id ||
 					       index_reader_foreach_run(ir, check_run, &vs, &err) < 0 ||
 					       vs.bad_entries > 0 ||
 					       summaries_disagree(r->sp, s, ir, why, sizeof(why), &err) != 0;

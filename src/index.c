@@ -399,6 +399,7 @@ fail:
 bool index_reader_sealed(const struct index_reader *r) { return r->sealed; }
 size_t index_reader_chunks(const struct index_reader *r) { return r->n_chunks; }
 uint64_t index_reader_seg_size(const struct index_reader *r) { return r->seg_size; }
+uint64_t index_reader_segment_id(const struct index_reader *r) { return r->segment_id; }
 
 const struct index_chunk_info *index_reader_chunk(const struct index_reader *r, size_t k)
 {

@@ -105,6 +105,8 @@ struct index_reader;
 int index_reader_open(int fd, int seg_fd, struct index_reader **ret, struct errbuf *err);
 /* The same with the reader taking fd itself (closed with the reader, or at once on failure). */
 int index_reader_adopt(int fd, int seg_fd, struct index_reader **ret, struct errbuf *err);
+/* The segment id the file header names (readers compare it with the catalogue's). */
+uint64_t index_reader_segment_id(const struct index_reader *r);
 /* The segment size the reader checked against. */
 uint64_t index_reader_seg_size(const struct index_reader *r);
 void index_reader_free(struct index_reader *r);

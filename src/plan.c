@@ -162,6 +162,9 @@ static int open_indexes(struct build *b, struct pending *q, size_t n)
 				       s->path);
 		e = index_reader_adopt(q[i].idx_fd, fd, &q[i].r, b->err);
 		q[i].idx_fd = -1; /* the reader's now */
+		if (e == 0 && index_reader_segment_id(q[i].r) != (uint64_t)s->id)
+			e = err_set(b->err, EBADMSG, "index belongs to segment %" PRIu64,
+				    index_reader_segment_id(q[i].r));
 		if (e == 0 && b->direct)
 			e = index_reader_whole(q[i].r, (uint32_t)b->device_id, b->w->start_ns,
 					       b->w->end_ns, &q[i].whole, b->err);

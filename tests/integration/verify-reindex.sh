@@ -46,6 +46,31 @@ extract_all "$T/after1" || fail "extract after reindex"
 for f in "$T"/before/*.pcap; do cmp -s "$f" "$T/after1/${f##*/}" || fail "${f##*/} differs after reindex"; done
 pass "reindex repairs it; every device's extract is identical again"
 
+# An index that names another segment (its checksum made to match): the plan of a window
+# and verify refuse it, reindex rebuilds it.
+python3 - "$idx" <<'PY'
+import struct, sys
+p = sys.argv[1]
+b = bytearray(open(p, 'rb').read())
+b[16:24] = struct.pack('<Q', struct.unpack('<Q', b[16:24])[0] + 1)
+poly, crc = 0x82F63B78, 0xFFFFFFFF  # CRC-32C of bytes 0..59
+for x in b[:60]:
+    crc ^= x
+    for _ in range(8):
+        crc = (crc >> 1) ^ (poly if crc & 1 else 0)
+b[60:64] = struct.pack('<I', crc ^ 0xFFFFFFFF)
+open(p, 'wb').write(b)
+PY
+out=$(ctl verify 2>&1) && fail "verify missed an index of another segment"
+echo "$out" | grep -q "segment $seg .*index belongs to segment $((seg + 1))" || fail "verify message: $out"
+fails=0
+extract_all "$T/other" || fails=$?
+[ "$fails" -ge 1 ] || fail "no extract noticed the index of another segment"
+grep -q "$seg\.idx: index belongs to segment" "$T/other/errors" || fail "extract message: $(cat "$T/other/errors")"
+ctl reindex | grep -q '1 reindexed' || fail "reindex did not rebuild the index of another segment"
+ctl verify >/dev/null || fail "verify after reindex"
+pass "an index naming another segment is refused by verify and extract, rebuilt by reindex"
+
 # Truncated index.
 truncate -s $((size / 3)) "$idx"
 out=$(ctl verify 2>&1) && fail "verify missed a truncated index"
