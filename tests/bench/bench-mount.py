@@ -3,12 +3,14 @@
 figures; asserts nothing about time.
 
   sequential  read a 1-hour window through the mount with its page cache cold, vs reading a
-              plain file of the same size on the same disk, also cold
+              plain file of the same size on the same disk, also cold; and, as the reference
+              of what any FUSE read path reaches here, that plain file through fuse-plain (a
+              file system that only splices it, with pcapfs's request size and readahead)
   ls -l       of a device directory holding 30 days of hourly files
   open        open + first 64 KiB of a 1-hour window
   end to end  cat of the mounted window vs `tcpdump -r <segments of that hour> -w - '<filter>'`
 
-Environment: PCAPFSCTL, PCAPFS_GEN, PCAPFS, TESTS_DIR.
+Environment: PCAPFSCTL, PCAPFS_GEN, PCAPFS, TESTS_DIR, FUSE_PLAIN.
 """
 import os, shutil, sqlite3, statistics, subprocess, sys, tempfile, time
 
@@ -16,11 +18,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import drop_caches, register  # noqa: E402
 
 CTL, GEN, FS, TESTS = (os.environ[k] for k in ('PCAPFSCTL', 'PCAPFS_GEN', 'PCAPFS', 'TESTS_DIR'))
+FUSE_PLAIN = os.environ.get('FUSE_PLAIN')
 ROUNDS = int(os.environ.get('BENCH_ROUNDS', '5'))
-
-
-
-
+READAHEAD_KB = 1024  # what pcapfs sets on its mount at the first open
 
 
 def read_all(path, bufsize=1 << 20):
@@ -35,21 +35,55 @@ def read_all(path, bufsize=1 << 20):
     return time.perf_counter() - t0, n
 
 
-def cold_read(path, plain):
-    """Median MiB/s of reading path and a plain file of its size (made once), each with the
-    page cache dropped first, alternating: (size, mount MiB/s, plain MiB/s)."""
+class FusePlain:
+    """The plain file mounted through fuse-plain, as <mnt>/f (None without FUSE_PLAIN)."""
+    def __init__(self, plain, mnt):
+        self.mnt, self.proc = mnt, None
+        if not FUSE_PLAIN:
+            return
+        os.makedirs(mnt, exist_ok=True)
+        self.proc = subprocess.Popen([FUSE_PLAIN, plain, mnt])
+        for _ in range(100):
+            if os.path.ismount(mnt):
+                break
+            time.sleep(0.05)
+        dev = os.stat(mnt).st_dev
+        with open(f'/sys/class/bdi/{os.major(dev)}:{os.minor(dev)}/read_ahead_kb', 'w') as f:
+            f.write(f'{READAHEAD_KB}\n')
+
+    def path(self):
+        return os.path.join(self.mnt, 'f') if self.proc else None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        if self.proc:
+            subprocess.run(['fusermount3', '-u', self.mnt])
+            self.proc.wait()
+
+
+def cold_read(path, plain, ref_mnt):
+    """Median MiB/s of reading path, a plain file of its size (made once) and that file
+    through fuse-plain, each with the page cache dropped first, in turn:
+    (size, mount MiB/s, plain MiB/s, fuse-plain MiB/s or None)."""
     size = os.stat(path).st_size
     if not os.path.exists(plain):
         with open(plain, 'wb') as f:
             f.write(os.urandom(size))
-    tm, tp = [], []
-    for _ in range(ROUNDS):
-        drop_caches()
-        tm.append(read_all(path)[0])
-        drop_caches()
-        tp.append(read_all(plain)[0])
+    tm, tp, tr = [], [], []
+    with FusePlain(plain, ref_mnt) as ref:
+        for _ in range(ROUNDS):
+            drop_caches()
+            tm.append(read_all(path)[0])
+            drop_caches()
+            tp.append(read_all(plain)[0])
+            if ref.path():
+                drop_caches()
+                tr.append(read_all(ref.path())[0])
     mib = size / 2**20
-    return size, mib / statistics.median(tm), mib / statistics.median(tp)
+    return (size, mib / statistics.median(tm), mib / statistics.median(tp),
+            mib / statistics.median(tr) if tr else None)
 
 
 class Mount:
@@ -97,11 +131,14 @@ def main():
         for label, sp, d, w in cases:
             for opts in (['nosplice'], []):
                 with Mount(sp, mnt, opts):
-                    sz, m, p = cold_read(os.path.join(mnt, 'pcap', d, w),
-                                         os.path.join(work, 'plain-' + label[0] + '.pcap'))
+                    sz, m, p, r = cold_read(os.path.join(mnt, 'pcap', d, w),
+                                            os.path.join(work, 'plain-' + label[0] + '.pcap'),
+                                            os.path.join(work, 'ref'))
                     print(f'sequential read, cold cache, {label} ({sz / 2**20:.1f} MiB), '
                           f'{"-o nosplice" if opts else "splice"}: mount {m:.0f} MiB/s, '
-                          f'plain file {p:.0f} MiB/s: {m / p:.2f}x of plain')
+                          f'plain file {p:.0f} MiB/s: {m / p:.2f}x of plain' +
+                          (f'; the plain file through fuse-plain {r:.0f} MiB/s: {r / p:.2f}x of '
+                           f'plain (the mount at {m / r:.2f}x of it)' if r else ''))
                     if sp == spool and not opts:
                         print(f'sequential read, cold cache, {sz / 2**20:.1f} MiB window of {d}: '
                               f'mount {m:.0f} MiB/s, plain file {p:.0f} MiB/s: {m / p:.2f}x of plain')
@@ -165,7 +202,8 @@ def main():
             print(f'ls -l of a device directory with {n} hourly files (30 days), fresh mount: '
                   f'median {statistics.median(times) * 1000:.0f} ms')
     finally:
-        subprocess.run(['fusermount3', '-u', os.path.join(work, 'mnt')], stderr=subprocess.DEVNULL)
+        for m in ('mnt', 'ref'):
+            subprocess.run(['fusermount3', '-u', os.path.join(work, m)], stderr=subprocess.DEVNULL)
         shutil.rmtree(work, ignore_errors=True)
 
 
