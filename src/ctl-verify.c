@@ -193,13 +193,11 @@ static int verify_one(const struct segment *s, void *userdata)
 
 	struct index_reader *r = NULL;
 	err_clear(&err);
-	e = segment_open_index(v->sp->dirfd, s->path, fd, &r, &err);
+	e = segment_open_index(v->sp->dirfd, s->path, (uint64_t)s->id, fd, &r, &err);
 	if (e < 0) {
 		problem(v, s, "index: %s", err.msg);
 	} else if (!index_reader_sealed(r)) {
 		problem(v, s, "index is not sealed although the segment is");
-	} else if (index_reader_segment_id(r) != (uint64_t)s->id) {
-		problem(v, s, "index belongs to segment %" PRIu64, index_reader_segment_id(r));
 	} else {
 		const struct index_chunk_info *ci = index_reader_chunk(r, 0);
 		if (ci->packets != vs.n)
@@ -328,9 +326,8 @@ static int pick(const struct segment *s, void *userdata)
 		int we = segment_walk(fd, &g, PCAP_GLOBAL_HDR_LEN, UINT64_MAX, note_record, &vs, &end, &err);
 		char why[512];
 		need = we == -ENOMEM ? false
-				     : segment_open_index(r->sp->dirfd, s->path, fd, &ir, &err) < 0 ||
+				     : segment_open_index(r->sp->dirfd, s->path, (uint64_t)s->id, fd, &ir, &err) < 0 ||
 					       !index_reader_sealed(ir) ||
-					       index_reader_segment_id(ir) != (uint64_t)s->id ||
 					       index_reader_foreach_run(ir, check_run, &vs, &err) < 0 ||
 					       vs.bad_entries > 0 ||
 					       summaries_disagree(r->sp, s, ir, why, sizeof(why), &err) != 0;

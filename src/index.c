@@ -37,7 +37,6 @@ struct index_reader {
 	int fd;
 	bool sealed;
 	bool ordered; /* INDEX_FLAG_ORDERED: load_run checks it of every run it loads */
-	uint64_t segment_id;
 	uint64_t seg_size;
 	struct chunk_state *chunks;
 	size_t n_chunks;
@@ -245,12 +244,13 @@ void index_reader_free(struct index_reader *r)
 	free(r);
 }
 
-int index_reader_open(int fd, int seg_fd, struct index_reader **ret, struct errbuf *err)
+int index_reader_open(int fd, int seg_fd, uint64_t segment_id, struct index_reader **ret,
+		      struct errbuf *err)
 {
 	int own = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	if (own < 0)
 		return err_set(err, errno, "dup: %s", strerror(errno));
-	return index_reader_adopt(own, seg_fd, ret, err);
+	return index_reader_adopt(own, seg_fd, segment_id, ret, err);
 }
 
 /* Bytes [off, off + len) of the file: from the head read at open when they lie in it. */
@@ -263,7 +263,8 @@ static ssize_t read_at(const struct index_reader *r, void *buf, size_t len, uint
 	return pread_full(r->fd, buf, len, off);
 }
 
-int index_reader_adopt(int fd, int seg_fd, struct index_reader **ret, struct errbuf *err)
+int index_reader_adopt(int fd, int seg_fd, uint64_t segment_id, struct index_reader **ret,
+		       struct errbuf *err)
 {
 	struct index_reader *r = calloc(1, sizeof(*r));
 	if (!r) {
@@ -316,7 +317,11 @@ int index_reader_adopt(int fd, int seg_fd, struct index_reader **ret, struct err
 	}
 	r->sealed = flags & INDEX_FLAG_SEALED;
 	r->ordered = flags & INDEX_FLAG_ORDERED;
-	r->segment_id = le64(h + 16);
+	if (le64(h + 16) != segment_id) {
+		e = err_set(err, EBADMSG, "index belongs to segment %" PRIu64 ", not %" PRIu64,
+			    le64(h + 16), segment_id);
+		goto fail;
+	}
 
 	size_t cap = 0;
 	uint64_t off = INDEX_HDR_LEN, prev_end = PCAP_GLOBAL_HDR_LEN;
@@ -399,7 +404,6 @@ fail:
 bool index_reader_sealed(const struct index_reader *r) { return r->sealed; }
 size_t index_reader_chunks(const struct index_reader *r) { return r->n_chunks; }
 uint64_t index_reader_seg_size(const struct index_reader *r) { return r->seg_size; }
-uint64_t index_reader_segment_id(const struct index_reader *r) { return r->segment_id; }
 
 const struct index_chunk_info *index_reader_chunk(const struct index_reader *r, size_t k)
 {
@@ -553,7 +557,7 @@ void index_reader_prefetch(struct index_reader *r, uint32_t device_id, int64_t f
 int index_reader_whole(struct index_reader *r, uint32_t device_id, int64_t from_ns,
 		       int64_t until_ns, struct index_whole *ret, struct errbuf *err)
 {
-	if (!r->sealed || !r->ordered || r->n_chunks != 1)
+	if (!r->ordered) /* ORDERED only comes with SEALED: exactly one chunk */
 		return 0;
 	const struct index_chunk_info *c = &r->chunks[0].info;
 	if (c->packets == 0 || c->t_min < from_ns || c->t_max >= until_ns)

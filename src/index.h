@@ -97,16 +97,17 @@ struct index_reader;
 /* Open an index file by fd (the reader keeps its own dup). seg_fd is the segment: its size is
  * taken after the chunk headers have been read, so that every chunk seen (written after the
  * bytes it covers, I4) is checked against bytes that exist; no chunk reaching past the
- * segment's size is used. Validates the file header and walks the chunk headers:
+ * segment's size is used. Validates the file header, which must name segment_id (an index
+ * of another segment is -EBADMSG), and walks the chunk headers:
  *   - sealed file: exactly one valid chunk ending at seg_size, else -EBADMSG (corrupt) with a
  *     message saying what is wrong and where;
  *   - live file: chunks up to the first incomplete or invalid one (I4).
  * Directories are read and checked (crc) lazily, per chunk, on first use. */
-int index_reader_open(int fd, int seg_fd, struct index_reader **ret, struct errbuf *err);
+int index_reader_open(int fd, int seg_fd, uint64_t segment_id, struct index_reader **ret,
+		      struct errbuf *err);
 /* The same with the reader taking fd itself (closed with the reader, or at once on failure). */
-int index_reader_adopt(int fd, int seg_fd, struct index_reader **ret, struct errbuf *err);
-/* The segment id the file header names (readers compare it with the catalogue's). */
-uint64_t index_reader_segment_id(const struct index_reader *r);
+int index_reader_adopt(int fd, int seg_fd, uint64_t segment_id, struct index_reader **ret,
+		       struct errbuf *err);
 /* The segment size the reader checked against. */
 uint64_t index_reader_seg_size(const struct index_reader *r);
 void index_reader_free(struct index_reader *r);

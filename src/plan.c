@@ -89,13 +89,13 @@ static int seglist_add(const struct segment *s, void *userdata)
 }
 
 /* A segment of the batch being read: its slot in p->segs, its index file (-1: nothing to
- * read), the reader on it, and whether the device's part of it is the whole segment. */
+ * read), the reader on it, and the device's part of it when that is the whole segment
+ * (whole.packets > 0). */
 struct pending {
 	const struct segment *s;
 	uint32_t slot;
 	int idx_fd;
 	struct index_reader *r;
-	bool is_whole;
 	struct index_whole whole;
 };
 
@@ -160,18 +160,14 @@ static int open_indexes(struct build *b, struct pending *q, size_t n)
 		if (g.linktype != s->linktype || g.prec != b->sp->cfg.prec)
 			return err_set(b->err, EBADMSG, "%s.pcap: header disagrees with the catalogue",
 				       s->path);
-		e = index_reader_adopt(q[i].idx_fd, fd, &q[i].r, b->err);
+		e = index_reader_adopt(q[i].idx_fd, fd, (uint64_t)s->id, &q[i].r, b->err);
 		q[i].idx_fd = -1; /* the reader's now */
-		if (e == 0 && index_reader_segment_id(q[i].r) != (uint64_t)s->id)
-			e = err_set(b->err, EBADMSG, "index belongs to segment %" PRIu64,
-				    index_reader_segment_id(q[i].r));
 		if (e == 0 && b->direct)
 			e = index_reader_whole(q[i].r, (uint32_t)b->device_id, b->w->start_ns,
 					       b->w->end_ns, &q[i].whole, b->err);
 		if (e < 0)
 			return err_prefix(b->err, -e, "%s.idx: ", s->path);
-		q[i].is_whole = e > 0;
-		if (!q[i].is_whole)
+		if (e == 0)
 			index_reader_prefetch(q[i].r, (uint32_t)b->device_id, b->w->start_ns, b->w->end_ns);
 	}
 	return 0;
@@ -219,7 +215,7 @@ static int collect_entries(struct build *b, struct pending *q, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (!q[i].r)
 			continue;
-		if (q[i].is_whole) {
+		if (q[i].whole.packets) {
 			const struct index_whole *x = &q[i].whole;
 			if (b->p->packets && x->t_first < b->p->t_last)
 				return -EAGAIN;

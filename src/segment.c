@@ -451,7 +451,7 @@ static int seal_files(int dirfd, const char *relpath, uint64_t id, int seg_fd, i
 	char tmp[300], final[300];
 	snprintf(tmp, sizeof(tmp), "%s.idx.tmp", relpath);
 	snprintf(final, sizeof(final), "%s.idx", relpath);
-	int e = index_reader_open(idx_fd, seg_fd, &live, err);
+	int e = index_reader_open(idx_fd, seg_fd, id, &live, err);
 	if (e < 0)
 		goto out;
 	if (index_reader_sealed(live)) {
@@ -495,7 +495,7 @@ static int seal_files(int dirfd, const char *relpath, uint64_t id, int seg_fd, i
 		if (dfd >= 0)
 			(void)fsync(dfd);
 	}
-	e = index_reader_open(tmp_fd, seg_fd, &sealed, err);
+	e = index_reader_open(tmp_fd, seg_fd, id, &sealed, err);
 	if (e == 0)
 		e = segment_summarize(sealed, ret, err);
 	goto out;
@@ -629,14 +629,14 @@ int segment_open_read(int dirfd, const char *relpath, int *ret_fd, struct pcap_g
 	return 0;
 }
 
-int segment_open_index(int dirfd, const char *relpath, int seg_fd, struct index_reader **ret,
-		       struct errbuf *err)
+int segment_open_index(int dirfd, const char *relpath, uint64_t id, int seg_fd,
+		       struct index_reader **ret, struct errbuf *err)
 {
 	int fd = -1;
 	int e = open_at(dirfd, relpath, ".idx", O_RDONLY, 0, &fd);
 	if (e < 0)
 		return err_set(err, -e, "%s.idx: %s", relpath, strerror(-e));
-	e = index_reader_adopt(fd, seg_fd, ret, err);
+	e = index_reader_adopt(fd, seg_fd, id, ret, err);
 	if (e < 0)
 		err_prefix(err, -e, "%s.idx: ", relpath);
 	return e;
@@ -778,7 +778,7 @@ int segment_recover(int dirfd, const char *relpath, uint64_t segment_id, const s
 	struct index_reader *r = NULL;
 	struct errbuf ierr;
 	uint64_t covered = PCAP_GLOBAL_HDR_LEN, idx_end = 0;
-	if (index_reader_open(idx_fd, seg_fd, &r, &ierr) == 0) {
+	if (index_reader_open(idx_fd, seg_fd, segment_id, &r, &ierr) == 0) {
 		if (index_reader_sealed(r)) {
 			/* Sealed on disk, not yet in the catalogue: nothing to rebuild. */
 			e = segment_summarize(r, ret, err);

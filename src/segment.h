@@ -109,9 +109,9 @@ int segment_open_read(int dirfd, const char *relpath, int *ret_fd, struct pcap_g
 		      struct errbuf *err);
 /* Parse the header of an open segment file (-EBADMSG with a message naming relpath). */
 int segment_read_header(int fd, const char *relpath, struct pcap_ghdr *ret_g, struct errbuf *err);
-/* Open "<relpath>.idx" read-only and a reader on it. */
-int segment_open_index(int dirfd, const char *relpath, int seg_fd, struct index_reader **ret,
-		       struct errbuf *err);
+/* Open "<relpath>.idx" read-only and a reader on it (the index of segment id). */
+int segment_open_index(int dirfd, const char *relpath, uint64_t id, int seg_fd,
+		       struct index_reader **ret, struct errbuf *err);
 
 /* Open both files of a segment read-only and have the kernel start reading what a reader
  * needs first (the pcap header; the index's header and directory, its first

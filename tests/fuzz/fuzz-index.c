@@ -30,7 +30,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	struct index_reader *r;
 	struct errbuf err;
-	if (index_reader_open(idx, seg, &r, &err) == 0) {
+	/* The segment id the header names, when there is one: the rest of the file is reached. */
+	uint64_t id = size >= 4 + 24 ? le64(data + 4 + 16) : 0;
+	if (index_reader_open(idx, seg, id, &r, &err) == 0) {
 		uint64_t bytes = 0;
 		(void)index_reader_foreach_run(r, count_run, &bytes, &err);
 		struct index_entry *v = NULL;

@@ -127,7 +127,7 @@ static int sealed_whole(const char *name, int seg, uint32_t n, uint32_t back)
 	free(p);
 	struct index_reader *r;
 	struct errbuf err;
-	CHECK_INT(index_reader_open(live, seg, &r, &err), 0);
+	CHECK_INT(index_reader_open(live, seg, 9, &r, &err), 0);
 	int fd = open_tmp(name, O_RDWR | O_TRUNC);
 	CHECK_INT(index_write_sealed(r, 9, PCAP_GLOBAL_HDR_LEN + n * REC, fd, &err), 0);
 	index_reader_free(r);
@@ -154,7 +154,7 @@ static void check_whole(int seg)
 	 * its chunk; device 6, an absent device and windows that cut the chunk are not. */
 	int fd = sealed_whole("whole.idx", seg, n, n);
 	CHECK_INT(header_flags(fd), INDEX_FLAG_SEALED | INDEX_FLAG_ORDERED);
-	CHECK_INT(index_reader_open(fd, seg, &r, &err), 0);
+	CHECK_INT(index_reader_open(fd, seg, 9, &r, &err), 0);
 	CHECK_INT(index_reader_whole(r, 5, INT64_MIN, INT64_MAX, &w, &err), 1);
 	CHECK_INT(w.seg_start, PCAP_GLOBAL_HDR_LEN);
 	CHECK_INT(w.len, n * REC);
@@ -180,7 +180,7 @@ static void check_whole(int seg)
 	 * file is not flagged and the entries have to be read. */
 	fd = sealed_whole("back.idx", seg, n, 20);
 	CHECK_INT(header_flags(fd), INDEX_FLAG_SEALED);
-	CHECK_INT(index_reader_open(fd, seg, &r, &err), 0);
+	CHECK_INT(index_reader_open(fd, seg, 9, &r, &err), 0);
 	CHECK_INT(index_reader_whole(r, 5, INT64_MIN, INT64_MAX, &w, &err), 0);
 	index_reader_free(r);
 
@@ -191,7 +191,7 @@ static void check_whole(int seg)
 	put_le32(h + 24, INDEX_FLAG_SEALED | INDEX_FLAG_ORDERED);
 	put_le32(h + 60, crc32c(0, h, 60));
 	CHECK_INT(pwrite(fd, h, sizeof(h), 0), sizeof(h));
-	CHECK_INT(index_reader_open(fd, seg, &r, &err), 0);
+	CHECK_INT(index_reader_open(fd, seg, 9, &r, &err), 0);
 	got = 0;
 	CHECK_INT(index_reader_collect(r, 5, INT64_MIN, INT64_MAX, &v, &got, &cap, SIZE_MAX, &err),
 		  -EBADMSG);
@@ -202,7 +202,7 @@ static void check_whole(int seg)
 	put_le32(h + 24, INDEX_FLAG_ORDERED);
 	put_le32(h + 60, crc32c(0, h, 60));
 	CHECK_INT(pwrite(fd, h, sizeof(h), 0), sizeof(h));
-	CHECK_INT(index_reader_open(fd, seg, &r, &err), -EBADMSG);
+	CHECK_INT(index_reader_open(fd, seg, 9, &r, &err), -EBADMSG);
 	free(v);
 	close(fd);
 }
@@ -229,7 +229,7 @@ int main(void)
 
 	struct index_reader *r;
 	struct errbuf err;
-	CHECK_INT(index_reader_open(idx, seg, &r, &err), 0);
+	CHECK_INT(index_reader_open(idx, seg, 42, &r, &err), 0);
 	CHECK(!index_reader_sealed(r));
 	CHECK_INT(index_reader_chunks(r), 3);
 	CHECK_INT(index_reader_covered(r), PCAP_GLOBAL_HDR_LEN + total * REC);
@@ -245,7 +245,7 @@ int main(void)
 	int sealed = open_tmp("sealed.idx", O_RDWR | O_TRUNC);
 	CHECK_INT(index_write_sealed(r, 42, PCAP_GLOBAL_HDR_LEN + total * REC, sealed, &err), 0);
 	index_reader_free(r);
-	CHECK_INT(index_reader_open(sealed, seg, &r, &err), 0);
+	CHECK_INT(index_reader_open(sealed, seg, 42, &r, &err), 0);
 	CHECK(index_reader_sealed(r));
 	CHECK_INT(index_reader_chunks(r), 1);
 	CHECK_INT(index_reader_chunk(r, 0)->packets, total);
@@ -264,7 +264,7 @@ int main(void)
 	for (off_t len = two_chunks; len < full; len += (len < two_chunks + 200 ? 1 : 37)) {
 		CHECK(ftruncate(cut, 0) == 0);
 		CHECK_INT(pwrite(cut, copy, (size_t)len, 0), len);
-		CHECK_INT(index_reader_open(cut, seg, &r, &err), 0);
+		CHECK_INT(index_reader_open(cut, seg, 42, &r, &err), 0);
 		CHECK_INT(index_reader_chunks(r), 2);
 		CHECK_INT(index_reader_covered(r), PCAP_GLOBAL_HDR_LEN + 250 * REC);
 		index_reader_free(r);
@@ -273,10 +273,10 @@ int main(void)
 	/* A segment shorter than the chunks claim: live readers drop those chunks. */
 	int shortseg = open_tmp("short.pcap", O_RDWR | O_TRUNC);
 	CHECK(ftruncate(shortseg, PCAP_GLOBAL_HDR_LEN + 260 * REC) == 0);
-	CHECK_INT(index_reader_open(idx, shortseg, &r, &err), 0);
+	CHECK_INT(index_reader_open(idx, shortseg, 42, &r, &err), 0);
 	CHECK_INT(index_reader_chunks(r), 2);
 	index_reader_free(r);
-	CHECK_INT(index_reader_open(sealed, shortseg, &r, &err), -EBADMSG);
+	CHECK_INT(index_reader_open(sealed, shortseg, 42, &r, &err), -EBADMSG);
 
 	/* Every byte flipped in the sealed index is detected, at open or when runs are read. */
 	fstat(sealed, &st);
@@ -290,7 +290,7 @@ int main(void)
 		CHECK(ftruncate(bad, 0) == 0);
 		CHECK_INT(pwrite(bad, orig, slen, 0), (long long)slen);
 		orig[i] ^= 0x41;
-		if (index_reader_open(bad, seg, &r, &err) < 0)
+		if (index_reader_open(bad, seg, 42, &r, &err) < 0)
 			continue;
 		size_t c = 0;
 		if (index_reader_foreach_run(r, count_run, &c, &err) == 0)
@@ -302,7 +302,7 @@ int main(void)
 	for (size_t len = 0; len < slen; len += 7) {
 		CHECK(ftruncate(bad, 0) == 0);
 		CHECK_INT(pwrite(bad, orig, len, 0), (long long)len);
-		CHECK(index_reader_open(bad, seg, &r, &err) < 0);
+		CHECK(index_reader_open(bad, seg, 42, &r, &err) < 0);
 	}
 
 	/* Encoding rejects entries outside the chunk's ranges. */

@@ -243,7 +243,7 @@ int main(void)
 			struct pcap_ghdr g;
 			CHECK_INT(segment_open_read(dirfd_, "c", &fd, &g, &err), 0);
 			struct index_reader *ir;
-			CHECK_INT(segment_open_index(dirfd_, "c", fd, &ir, &err), 0);
+			CHECK_INT(segment_open_index(dirfd_, "c", 7, fd, &ir, &err), 0);
 			CHECK(index_reader_sealed(ir));
 			size_t counts[4] = {0};
 			CHECK_INT(index_reader_foreach_run(ir, count_entries, counts, &err), 0);
