@@ -5,7 +5,7 @@ pkgs=(
 	build-essential meson ninja-build pkg-config
 	libsqlite3-dev libpcap-dev libfuse3-dev fuse3 libpam0g-dev libaudit-dev
 	tcpdump tshark wireshark-common python3 sqlite3 bsdutils
-	rsync tcpreplay iproute2 util-linux procps auditd passwd
+	rsync tcpreplay iproute2 util-linux procps auditd passwd samba smbclient
 	clang libclang-rt-14-dev valgrind
 )
 missing=()
