@@ -206,9 +206,13 @@ static int import_file(struct spool *sp, const struct devmap *m, const char *ifa
 		if (e < 0)
 			goto out;
 	}
+	/* The import's lock is held before its row says RUNNING: recovery (any other command's
+	 * start) takes a RUNNING import whose lock is free for an interrupted one. */
 	e = catalog_begin(sp->cat, err);
 	if (e == 0) {
 		e = catalog_import_begin(sp->cat, source, &import_id, err);
+		if (e == 0)
+			e = spool_lock_import(sp, import_id, &import_lock, err);
 		if (e == 0)
 			e = catalog_commit(sp->cat, err);
 		else
@@ -216,9 +220,6 @@ static int import_file(struct spool *sp, const struct devmap *m, const char *ifa
 	}
 	if (e < 0)
 		goto out;
-	e = spool_lock_import(sp, import_id, &import_lock, err);
-	if (e < 0)
-		goto fail;
 	struct writer_opts wo = {.iface = iface, .import_id = import_id};
 	e = writer_open(sp, &wo, m, &w, err);
 	if (e < 0)

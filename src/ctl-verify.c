@@ -375,7 +375,9 @@ int cmd_reindex(struct ctl *c, int argc, char **argv)
 			       "Rebuild segment indexes from the segment files and the device registry.\n"
 			       "Without options, only indexes that are missing or fail their checks are\n"
 			       "rebuilt. --all rebuilds every index, which applies the registry as it is\n"
-			       "now (addresses with their validity intervals) to the data already stored.\n");
+			       "now (addresses with their validity intervals) to the data already stored.\n"
+			       "A segment still being written, or being reindexed by another process, is\n"
+			       "reported busy and left as it is; the exit status is then 1.\n");
 			return 0;
 		default:
 			return ctl_usage("reindex", "invalid option");

@@ -838,9 +838,11 @@ int segment_reindex(int dirfd, const char *relpath, uint64_t segment_id, const s
 	int e = segment_open_read(dirfd, relpath, &seg_fd, &g, err);
 	if (e < 0)
 		return e;
-	if (flock(seg_fd, LOCK_SH | LOCK_NB) < 0)
+	/* Exclusive: a writer, a recovery or another reindex of the segment would write the same
+	 * .idx.rebuild and .idx.tmp files. */
+	if (flock(seg_fd, LOCK_EX | LOCK_NB) < 0)
 		return errno == EWOULDBLOCK
-			       ? err_set(err, EBUSY, "%s.pcap is being written", relpath)
+			       ? err_set(err, EBUSY, "%s.pcap is being written or reindexed", relpath)
 			       : err_set(err, errno, "flock: %s", strerror(errno));
 	char live[300];
 	snprintf(live, sizeof(live), "%s.idx.rebuild", relpath);
