@@ -14,11 +14,7 @@ need smbd smbclient smbpasswd useradd userdel fusermount3 python3
 
 P=ps$$
 U_OK=${P}g U_NO=${P}n
-cleanup_users() {
-	userdel "$U_OK" 2>/dev/null || true
-	userdel "$U_NO" 2>/dev/null || true
-}
-on_exit cleanup_users
+on_exit "userdel $U_OK; userdel $U_NO"
 useradd -M -N -g users "$U_OK"
 useradd -M -N -g users "$U_NO"
 
@@ -77,11 +73,12 @@ on_exit "kill $SMBD_PID; wait $SMBD_PID"
 smb() { # smb USER COMMANDS
 	smbclient -s "$T/smb.conf" "//127.0.0.1/pcap" -p "$PORT" -U "$1%pw-$1" -c "$2" 2>&1
 }
+up=
 for i in $(seq 1 100); do
-	smb "$U_OK" 'ls' >/dev/null && break
+	smb "$U_OK" 'ls' >/dev/null && up=1 && break
 	sleep 0.1
 done
-smb "$U_OK" 'ls' >/dev/null || fail "smbd did not answer: $(tail -5 "$S/log/smbd.log" "$S/log/stdout" 2>/dev/null)"
+[ -n "$up" ] || fail "smbd did not answer: $(tail -5 "$S/log/smbd.log" "$S/log/stdout" 2>/dev/null)"
 
 # The granted user: the device listed, and nothing else; its window byte-identical.
 out=$(smb "$U_OK" 'ls pcap\*')
