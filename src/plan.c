@@ -495,9 +495,13 @@ void plan_prefetch(const struct plan *p, uint64_t off, uint64_t len)
 			nr++;
 		r[k] = (struct range){x->seg, lo, hi};
 	}
-	for (size_t k = 0; k < nr; k++)
+	/* The rest, oldest first (the reader needs them in that order): once the slots are
+	 * full, the oldest is the next to be evicted. */
+	for (size_t i = 0; i < nr; i++) {
+		size_t k = (evict + i) % nr;
 		(void)posix_fadvise(p->segs[r[k].seg].fd, (off_t)r[k].lo, (off_t)(r[k].hi - r[k].lo),
 				    POSIX_FADV_WILLNEED);
+	}
 }
 
 int plan_write(const struct plan *p, int fd, struct errbuf *err)
