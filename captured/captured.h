@@ -80,8 +80,6 @@ int64_t notify_watchdog_ns(void);
  * per thread). */
 int privileges_drop(const char *user, struct errbuf *err);
 
-int parse_size(const char *s, uint64_t *ret);	   /* "64M", "1G", "4096" */
-int parse_duration(const char *s, int64_t *ret);   /* "500ms", "10s", "5m", "2h", "7d", "30" */
 void format_bytes(uint64_t b, char *buf, size_t size);
 void format_time(int64_t ns, char *buf, size_t size);
 

@@ -24,6 +24,7 @@
 
 #include "captured.h"
 #include "config.h"
+#include "units.h"
 
 static void usage(FILE *f)
 {
@@ -91,8 +92,9 @@ static void usage(FILE *f)
 "  -h, --help                show this help\n"
 "  -V, --version             show the version\n"
 "\n"
-"TIME is a number with an optional unit: ms, s (default), m, h, d. SIZE is a number of\n"
-"bytes with an optional K, M, G or T suffix (powers of 1024).\n"
+"TIME is a number, fractions allowed, with an optional unit: ms, s (default), m or min, h,\n"
+"d (500ms, 1.5h, 30d). SIZE is a number of bytes with an optional K, M, G or T suffix\n"
+"(powers of 1024: 64M, 1GiB).\n"
 "\n"
 "Signals: SIGTERM and SIGINT seal the open segments and exit; SIGHUP reloads the device\n"
 "registry and runs retention now. Registry changes ('pcapfsctl device add/set/rm') are\n"
@@ -197,39 +199,39 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->snaplen = (uint32_t)u;
 			break;
 		case 'B':
-			if (parse_size(optarg, &o->buffer_bytes) < 0 || o->buffer_bytes < (1u << 20) ||
+			if (units_parse_size(optarg, &o->buffer_bytes) < 0 || o->buffer_bytes < (1u << 20) ||
 			    o->buffer_bytes > (UINT64_C(1) << 31) - 1)
 				return bad_usage("--buffer-size '%s': expected 1M..2047M", optarg);
 			break;
 		case OPT_QUEUE:
-			if (parse_size(optarg, &o->queue_bytes) < 0 || o->queue_bytes < (1u << 20) ||
+			if (units_parse_size(optarg, &o->queue_bytes) < 0 || o->queue_bytes < (1u << 20) ||
 			    o->queue_bytes > (UINT64_C(1) << 34))
 				return bad_usage("--queue-size '%s': expected 1M..16G", optarg);
 			break;
 		case OPT_BATCH:
-			if (parse_size(optarg, &o->batch_bytes) < 0 || o->batch_bytes < (64u << 10) ||
+			if (units_parse_size(optarg, &o->batch_bytes) < 0 || o->batch_bytes < (64u << 10) ||
 			    o->batch_bytes > (64u << 20))
 				return bad_usage("--batch-size '%s': expected 64K..64M", optarg);
 			break;
 		case OPT_FLUSH:
-			if (parse_duration(optarg, &o->flush_ns) < 0 || o->flush_ns < 50 * 1000 * 1000 ||
+			if (units_parse_duration(optarg, NS_PER_SEC, &o->flush_ns) < 0 || o->flush_ns < 50 * 1000 * 1000 ||
 			    o->flush_ns > 60 * NS_PER_SEC)
 				return bad_usage("--flush-interval '%s': expected 50ms..60s", optarg);
 			break;
 		case OPT_DURABLE: o->durable = true; break;
 		case OPT_BUFFERED: o->buffered = true; break;
 		case OPT_RETRY:
-			if (parse_duration(optarg, &o->retry_ns) < 0 || o->retry_ns < 100 * 1000 * 1000 ||
+			if (units_parse_duration(optarg, NS_PER_SEC, &o->retry_ns) < 0 || o->retry_ns < 100 * 1000 * 1000 ||
 			    o->retry_ns > 3600 * NS_PER_SEC)
 				return bad_usage("--retry-interval '%s': expected 100ms..1h", optarg);
 			break;
 		case OPT_MAX_AGE:
-			if (parse_duration(optarg, &o->max_age_ns) < 0 ||
+			if (units_parse_duration(optarg, NS_PER_SEC, &o->max_age_ns) < 0 ||
 			    (o->max_age_ns && o->max_age_ns < 60 * NS_PER_SEC))
 				return bad_usage("--max-age '%s': expected 0 (off) or at least 1m", optarg);
 			break;
 		case OPT_MAX_SIZE:
-			if (parse_size(optarg, &o->max_bytes) < 0)
+			if (units_parse_size(optarg, &o->max_bytes) < 0)
 				return bad_usage("--max-size '%s': expected a size such as 500G", optarg);
 			break;
 		case OPT_MIN_FREE:
@@ -240,17 +242,17 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return bad_usage("--min-free '%s': expected a percentage 0..90", optarg);
 			break;
 		case OPT_RET_INT:
-			if (parse_duration(optarg, &o->retention_ns) < 0 ||
+			if (units_parse_duration(optarg, NS_PER_SEC, &o->retention_ns) < 0 ||
 			    o->retention_ns < 100 * 1000 * 1000 || o->retention_ns > 86400 * NS_PER_SEC)
 				return bad_usage("--retention-interval '%s': expected 100ms..1d", optarg);
 			break;
 		case OPT_STATS_INT:
-			if (parse_duration(optarg, &o->stats_ns) < 0 || o->stats_ns < 100 * 1000 * 1000 ||
+			if (units_parse_duration(optarg, NS_PER_SEC, &o->stats_ns) < 0 || o->stats_ns < 100 * 1000 * 1000 ||
 			    o->stats_ns > 86400 * NS_PER_SEC)
 				return bad_usage("--stats-interval '%s': expected 100ms..1d", optarg);
 			break;
 		case OPT_STATS_KEEP:
-			if (parse_duration(optarg, &t) < 0)
+			if (units_parse_duration(optarg, NS_PER_SEC, &t) < 0)
 				return bad_usage("--stats-keep '%s': expected a duration such as 30d", optarg);
 			o->stats_keep_ns = t;
 			break;

@@ -145,65 +145,7 @@ int privileges_drop(const char *user, struct errbuf *err)
 	return 0;
 }
 
-/* ---- parsing ---------------------------------------------------------------------------- */
-
-int parse_size(const char *s, uint64_t *ret)
-{
-	char *end;
-	errno = 0;
-	if (!*s || *s == '-')
-		return -EINVAL;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -EINVAL;
-	unsigned shift = 0;
-	switch (*end) {
-	case 0: break;
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	default: return -EINVAL;
-	}
-	if (*end == 'i')
-		end++;
-	if (*end == 'B' || *end == 'b')
-		end++;
-	if (*end)
-		return -EINVAL;
-	if (shift && v > (UINT64_MAX >> shift))
-		return -ERANGE;
-	*ret = (uint64_t)v << shift;
-	return 0;
-}
-
-int parse_duration(const char *s, int64_t *ret)
-{
-	char *end;
-	errno = 0;
-	if (!*s || *s == '-')
-		return -EINVAL;
-	double v = strtod(s, &end);
-	if (errno || end == s || v < 0)
-		return -EINVAL;
-	double mul = 1e9;
-	if (!strcmp(end, "ms"))
-		mul = 1e6;
-	else if (!strcmp(end, "") || !strcmp(end, "s"))
-		mul = 1e9;
-	else if (!strcmp(end, "m") || !strcmp(end, "min"))
-		mul = 60e9;
-	else if (!strcmp(end, "h"))
-		mul = 3600e9;
-	else if (!strcmp(end, "d"))
-		mul = 86400e9;
-	else
-		return -EINVAL;
-	if (v * mul > 9e18)
-		return -ERANGE;
-	*ret = (int64_t)(v * mul);
-	return 0;
-}
+/* ---- formatting ------------------------------------------------------------------------- */
 
 void format_bytes(uint64_t b, char *buf, size_t size)
 {

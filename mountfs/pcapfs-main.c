@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "pcapfs.h"
+#include "units.h"
 
 struct options {
 	char *spool;
@@ -95,6 +96,9 @@ static void usage(const char *prog)
 	       "  -o audit_keep=DAYS        query-log rows kept this long (default 400; 0: forever)\n"
 	       "  -h, --help                this text\n"
 	       "  -V, --version             the version\n"
+	       "\n"
+	       "SECONDS and DAYS are numbers, fractions allowed, or durations with a unit: ms, s,\n"
+	       "m or min, h, d (id_cache=2m, audit_keep=90d).\n"
 	       "\n"
 	       "Always in effect: ro; allow_other when started by root (other users must see the\n"
 	       "mount; access is decided per caller, never with default_permissions).\n"
@@ -198,13 +202,13 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (o.cache_timeout) {
-		char *end;
-		fs.cache_timeout = strtod(o.cache_timeout, &end);
-		if (*end || fs.cache_timeout < 0 || fs.cache_timeout > 86400) {
+		int64_t ns;
+		if (units_parse_duration(o.cache_timeout, NS_PER_SEC, &ns) < 0 || ns > 86400 * NS_PER_SEC) {
 			fprintf(stderr, "pcapfs: cache_timeout must be 0..86400 seconds\n");
 			ret = 2;
 			goto out;
 		}
+		fs.cache_timeout = (double)ns / 1e9;
 	}
 	fs.audit_mode = AUDIT_REQUIRED;
 	if (o.audit) {
@@ -220,11 +224,10 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	double id_cache = 60;
+	int64_t id_cache_ns = 60 * NS_PER_SEC;
 	if (o.id_cache) {
-		char *end;
-		id_cache = strtod(o.id_cache, &end);
-		if (*end || !(id_cache >= 0 && id_cache <= 3600)) {
+		if (units_parse_duration(o.id_cache, NS_PER_SEC, &id_cache_ns) < 0 ||
+		    id_cache_ns > 3600 * NS_PER_SEC) {
 			fprintf(stderr, "pcapfs: id_cache must be 0..3600 seconds\n");
 			ret = 2;
 			goto out;
@@ -245,14 +248,12 @@ int main(int argc, char **argv)
 	}
 	fs.audit_keep_ns = 400 * 86400 * NS_PER_SEC;
 	if (o.audit_keep) {
-		char *end;
-		double days = strtod(o.audit_keep, &end);
-		if (*end || !(days >= 0 && days <= 36500)) {
+		if (units_parse_duration(o.audit_keep, 86400 * NS_PER_SEC, &fs.audit_keep_ns) < 0 ||
+		    fs.audit_keep_ns > INT64_C(36500) * 86400 * NS_PER_SEC) {
 			fprintf(stderr, "pcapfs: audit_keep must be 0..36500 days\n");
 			ret = 2;
 			goto out;
 		}
-		fs.audit_keep_ns = (int64_t)(days * 86400 * 1e9);
 	}
 	policy_config_default(&fs.pc);
 	if (o.admin_group)
@@ -319,8 +320,8 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&fs.csv_lock, NULL);
 	fs.ids = idcache_new(&(struct idcache_config){
 		/* 1 ns, not 0 (which means the default): id_cache=0 asks NSS and PAM every time. */
-		.positive_ns = MAX((int64_t)(id_cache * 1e9), 1),
-		.negative_ns = MAX((int64_t)(MIN(id_cache, 10.0) * 1e9), 1),
+		.positive_ns = MAX(id_cache_ns, 1),
+		.negative_ns = MAX(MIN(id_cache_ns, 10 * NS_PER_SEC), 1),
 		.pam_service = o.pam_service ? o.pam_service : "pcapfs"});
 	if (!fs.ids)
 		goto out;

@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "ctl.h"
+#include "units.h"
 #include "window.h"
 
 static const char usage_text[] =
@@ -67,6 +68,9 @@ static const char usage_text[] =
 	"TIME is any form of the window grammar: 20261122T101500Z, 2026-11-22T11:15:00+01:00 or\n"
 	"epoch seconds 1795342500 (fractions allowed). WINDOW is START--END, half-open [START, END),\n"
 	"at most the spool's maximum window wide (default 1 hour), with or without '.pcap'.\n"
+	"DURATION is a number, fractions allowed, with an optional unit: ms, s (default), m or min,\n"
+	"h, d (90m, 1.5h, 2d). SIZE is a number of bytes with an optional K, M, G or T (powers of\n"
+	"1024: 512M, 1GiB).\n"
 	"\n"
 	"Exit status: 0 success, 1 failure, 2 usage error; verify exits 1 when it finds damage.\n"
 	"See pcapfsctl(8) in docs/pcapfsctl.md.\n";
@@ -127,57 +131,18 @@ int ctl_parse_time(const char *s, int64_t *ret, bool allow_open)
 
 int ctl_parse_duration(const char *s, int64_t *ret)
 {
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	int64_t mult = NS_PER_SEC;
-	if (errno || end == s || v < 0)
-		goto bad;
-	if (*end == 's' && !end[1])
-		mult = NS_PER_SEC;
-	else if (*end == 'm' && !end[1])
-		mult = 60 * NS_PER_SEC;
-	else if (*end == 'h' && !end[1])
-		mult = 3600 * NS_PER_SEC;
-	else if (*end == 'd' && !end[1])
-		mult = 86400 * NS_PER_SEC;
-	else if (*end)
-		goto bad;
-	if (v * (double)mult > 1e18)
-		goto bad;
-	*ret = (int64_t)(v * (double)mult);
-	return 0;
-bad:
-	ctl_fail("invalid duration '%s' (examples: 3600, 90m, 1h, 2d)", s);
-	return -EINVAL;
+	int e = units_parse_duration(s, NS_PER_SEC, ret);
+	if (e < 0)
+		ctl_fail("invalid duration '%s' (examples: 3600, 90m, 1.5h, 2d)", s);
+	return e;
 }
 
 int ctl_parse_size(const char *s, uint64_t *ret)
 {
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	uint64_t mult = 1;
-	if (errno || end == s || *s == '-')
-		goto bad;
-	switch (*end) {
-	case 0:
-		break;
-	case 'k': case 'K': mult = 1ull << 10; end++; break;
-	case 'm': case 'M': mult = 1ull << 20; end++; break;
-	case 'g': case 'G': mult = 1ull << 30; end++; break;
-	case 't': case 'T': mult = 1ull << 40; end++; break;
-	default: goto bad;
-	}
-	if ((*end == 'i' && end[1] == 'B' && !end[2]) || (*end == 'B' && !end[1]))
-		end += strlen(end);
-	if (*end || v > UINT64_MAX / mult)
-		goto bad;
-	*ret = v * mult;
-	return 0;
-bad:
-	ctl_fail("invalid size '%s' (examples: 1048576, 512M, 1G)", s);
-	return -EINVAL;
+	int e = units_parse_size(s, ret);
+	if (e < 0)
+		ctl_fail("invalid size '%s' (examples: 1048576, 512M, 1GiB)", s);
+	return e;
 }
 
 int cmd_init(struct ctl *c, int argc, char **argv)

@@ -137,3 +137,29 @@ ctl extract cam-1 20261122T080000Z--20261122T090000Z -o "$T/link.pcap"
 [ "$(ctl extract cam-1 20261122T080000Z--20261122T090000Z -o /dev/stdout | wc -c)" -eq "$(stat -c %s "$T/target.pcap")" ] || fail "-o /dev/stdout"
 [ -L /dev/stdout ] || fail "/dev/stdout was replaced"
 pass "-o follows symbolic links and writes to devices"
+
+# Sizes and durations: one grammar for every program; text outside it is a usage error,
+# never a value (NaN once reached a float-to-integer conversion).
+for v in nan inf -1 +1 1e3 0x10 ' 5' '5 ' 5x 1.5.5 .5 1w 99999999999999999999d; do
+	expect_fail 'invalid duration' "$PCAPFSCTL" --spool "$T/s-$RANDOM" init --max-window "$v"
+	expect_fail 'invalid duration' ctl limits set admin --max-width "$v"
+	if [ -n "${PCAPFS:-}" ]; then
+		expect_fail 'cache_timeout must be' "$PCAPFS" "$SPOOL" "$T" -o "cache_timeout=$v"
+		expect_fail 'id_cache must be' "$PCAPFS" "$SPOOL" "$T" -o "id_cache=$v"
+		expect_fail 'audit_keep must be' "$PCAPFS" "$SPOOL" "$T" -o "audit_keep=$v"
+	fi
+	if [ -n "${PCAPFS_CAPTURED:-}" ]; then
+		expect_fail 'flush-interval' "$PCAPFS_CAPTURED" --spool "$SPOOL" -i lo --flush-interval "$v"
+	fi
+done
+for v in nan -1 1.5M 1e3 0x10 1P 1KK 1MiBB 16777216T ' 1'; do
+	expect_fail 'invalid size' "$PCAPFSCTL" --spool "$T/s-$RANDOM" init --segment-size "$v"
+	[ -z "${PCAPFS_CAPTURED:-}" ] ||
+		expect_fail 'queue-size' "$PCAPFS_CAPTURED" --spool "$SPOOL" -i lo --queue-size "$v"
+done
+[ -z "$(ls -d "$T"/s-* 2>/dev/null)" ] || fail "a refused init left a spool behind"
+# Units where they are meant.
+"$PCAPFSCTL" --spool "$T/units" --quiet init --max-window 1.5h --segment-size 64MiB
+ctl limits set auditor --max-width 90min
+ctl limits | grep -Eq '^auditor +90m ' || fail "limits: $(ctl limits)"
+pass "sizes and durations: fractions and units accepted, everything else refused"
