@@ -858,3 +858,18 @@ int catalog_segment_summaries(struct catalog *c, int64_t segment_id,
 	*ret_n = n;
 	return 0;
 }
+
+int segment_list_add(const struct segment *s, void *userdata)
+{
+	struct segment_list *l = userdata;
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 64;
+		struct segment *nv = realloc(l->v, nc * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		l->v = nv;
+		l->cap = nc;
+	}
+	l->v[l->n++] = *s;
+	return 0;
+}

@@ -180,6 +180,14 @@ int catalog_segments_for_device(struct catalog *c, int64_t device_id, int64_t fr
 				int64_t until_ns, int (*cb)(const struct segment *s, void *userdata),
 				void *userdata, struct errbuf *err);
 
+/* Segments collected by a walk above: segment_list_add as the callback, the list as its
+ * userdata (-ENOMEM ends the walk); free(v) when done. */
+struct segment_list {
+	struct segment *v;
+	size_t n, cap;
+};
+int segment_list_add(const struct segment *s, void *userdata);
+
 /* Per-device totals over sealed segments (for device list/show). */
 struct device_totals {
 	uint64_t packets, bytes;

@@ -46,32 +46,6 @@ struct import_result {
 	double seconds;
 };
 
-struct seg_paths {
-	char (*path)[256];
-	int64_t *id;
-	size_t n, cap;
-};
-
-static int collect_segment(const struct segment *s, void *userdata)
-{
-	struct seg_paths *l = userdata;
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 64;
-		char (*np)[256] = realloc(l->path, nc * sizeof(*np));
-		if (!np)
-			return -ENOMEM;
-		l->path = np;
-		int64_t *ni = realloc(l->id, nc * sizeof(*ni));
-		if (!ni)
-			return -ENOMEM;
-		l->id = ni;
-		l->cap = nc;
-	}
-	snprintf(l->path[l->n], sizeof(l->path[0]), "%s", s->path);
-	l->id[l->n++] = s->id;
-	return 0;
-}
-
 /* Remove every segment an import wrote and mark it failed: the rows first, in one
  * transaction, and the files only once that has committed — a rollback that fails or is
  * killed leaves rows with their files (recovered as an interrupted import), never rows
@@ -79,12 +53,12 @@ static int collect_segment(const struct segment *s, void *userdata)
 static int rollback(struct spool *sp, int64_t import_id, const struct import_result *r,
 		    struct errbuf *err)
 {
-	struct seg_paths l = {0};
+	struct segment_list l = {0};
 	int e = catalog_begin(sp->cat, err);
 	if (e == 0)
-		e = catalog_import_segments(sp->cat, import_id, collect_segment, &l, err);
+		e = catalog_import_segments(sp->cat, import_id, segment_list_add, &l, err);
 	for (size_t i = 0; e == 0 && i < l.n; i++)
-		e = catalog_segment_delete(sp->cat, l.id[i], err);
+		e = catalog_segment_delete(sp->cat, l.v[i].id, err);
 	if (e == 0)
 		e = catalog_import_end(sp->cat, import_id, IMPORT_FAILED, r->packets, r->bytes, err);
 	if (e == 0)
@@ -92,9 +66,8 @@ static int rollback(struct spool *sp, int64_t import_id, const struct import_res
 	else
 		catalog_rollback(sp->cat);
 	for (size_t i = 0; e == 0 && i < l.n; i++)
-		segment_unlink(sp->dirfd, l.path[i]);
-	free(l.path);
-	free(l.id);
+		segment_unlink(sp->dirfd, l.v[i].path);
+	free(l.v);
 	return e;
 }
 

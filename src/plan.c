@@ -67,27 +67,6 @@ static bool open_segment_is_new(int dirfd, const char *relpath)
 	return fstatat(dirfd, p, &st, 0) < 0 || st.st_size < (off_t)INDEX_HDR_LEN;
 }
 
-/* The segments of a window, as the catalogue names them. */
-struct seglist {
-	struct segment *v;
-	size_t n, cap;
-};
-
-static int seglist_add(const struct segment *s, void *userdata)
-{
-	struct seglist *l = userdata;
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 64;
-		struct segment *nv = realloc(l->v, nc * sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		l->v = nv;
-		l->cap = nc;
-	}
-	l->v[l->n++] = *s;
-	return 0;
-}
-
 /* A segment of the batch being read: its slot in p->segs, its index file (-1: nothing to
  * read), the reader on it, and the device's part of it when that is the whole segment
  * (whole.packets > 0). */
@@ -293,7 +272,7 @@ static int tagged_cmp(const void *a, const void *b)
 /* The plan of the window from the segments l, into *ret: direct (records placed as they
  * come, -EAGAIN at the first one out of time order) or sorted. */
 static int build(struct spool *sp, int64_t device_id, const struct window *w, size_t max_packets,
-		 const struct seglist *l, bool direct, struct plan **ret, struct errbuf *err)
+		 const struct segment_list *l, bool direct, struct plan **ret, struct errbuf *err)
 {
 	struct plan *p = calloc(1, sizeof(*p));
 	if (!p)
@@ -329,8 +308,8 @@ int plan_build(struct spool *sp, int64_t device_id, const struct window *w, size
 		return err_set(err, EINVAL, "invalid device or window");
 	if (!max_packets)
 		max_packets = PLAN_DEFAULT_MAX_PACKETS;
-	struct seglist l = {0};
-	int e = catalog_segments_for_device(sp->cat, device_id, w->start_ns, w->end_ns, seglist_add,
+	struct segment_list l = {0};
+	int e = catalog_segments_for_device(sp->cat, device_id, w->start_ns, w->end_ns, segment_list_add,
 					    &l, err);
 	/* Segments come ordered by (t_first, interface). Most windows' records then come in
 	 * time order as they are read (one interface, or interfaces that do not overlap) and go

@@ -262,26 +262,6 @@ int spool_segment_finish(struct spool *sp, const struct segment *s,
 
 /* ---- recovery ---------------------------------------------------------------------------- */
 
-struct seg_list {
-	struct segment *v;
-	size_t n, cap;
-};
-
-static int collect_segment(const struct segment *s, void *userdata)
-{
-	struct seg_list *l = userdata;
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 16;
-		struct segment *nv = realloc(l->v, nc * sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		l->v = nv;
-		l->cap = nc;
-	}
-	l->v[l->n++] = *s;
-	return 0;
-}
-
 struct import_list {
 	int64_t *ids;
 	size_t n, cap;
@@ -306,9 +286,9 @@ int spool_recover(struct spool *sp, const struct devmap *m, const char *only_ifa
 		  struct spool_recovery *ret, struct errbuf *err)
 {
 	*ret = (struct spool_recovery){0};
-	struct seg_list open = {0};
+	struct segment_list open = {0};
 	struct devmap *own = NULL;
-	int e = catalog_segment_foreach(sp->cat, SEGMENT_OPEN, collect_segment, &open, err);
+	int e = catalog_segment_foreach(sp->cat, SEGMENT_OPEN, segment_list_add, &open, err);
 	for (size_t i = 0; e >= 0 && i < open.n; i++) {
 		struct segment *s = &open.v[i];
 		if (only_iface && strcmp(s->interface, only_iface) != 0)
