@@ -427,8 +427,10 @@ int main(int argc, char **argv)
 	if (!d)
 		return 1;
 	int r = parse_args(argc, argv, &d->o);
-	if (r)
+	if (r) {
+		free(d);
 		return r;
+	}
 
 	/* Every thread inherits this mask; the main thread takes the signals synchronously. */
 	sigset_t set;
