@@ -22,6 +22,7 @@ struct options {
 	char *auditor_group;
 	char *audit;
 	char *audit_keep;
+	char *audit_csv_max;
 	char *id_cache;
 	char *max_nodes;
 	int nosplice;
@@ -39,6 +40,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("auditor_group=%s", auditor_group),
 	OPT("audit=%s", audit),
 	OPT("audit_keep=%s", audit_keep),
+	OPT("audit_csv_max=%s", audit_csv_max),
 	OPT("-h", help),
 	OPT("--help", help),
 	OPT("-V", version),
@@ -94,6 +96,8 @@ static void usage(const char *prog)
 	       "                            which admins and auditors also read as\n"
 	       "                            /audit/<YYYY-MM-DD>.csv, one file per UTC day\n"
 	       "  -o audit_keep=DAYS        query-log rows kept this long (default 400; 0: forever)\n"
+	       "  -o audit_csv_max=SIZE     largest /audit day file (default 512M, 4K..4G); the\n"
+	       "                            ones open at a time hold at most twice it in memory\n"
 	       "  -h, --help                this text\n"
 	       "  -V, --version             the version\n"
 	       "\n"
@@ -255,6 +259,16 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	fs.csv_max = AUDIT_CSV_MAX;
+	if (o.audit_csv_max) {
+		uint64_t v;
+		if (units_parse_size(o.audit_csv_max, &v) < 0 || v < 4096 || v > (UINT64_C(4) << 30)) {
+			fprintf(stderr, "pcapfs: audit_csv_max must be a size of 4K..4G\n");
+			ret = 2;
+			goto out;
+		}
+		fs.csv_max = (size_t)v;
+	}
 	policy_config_default(&fs.pc);
 	if (o.admin_group)
 		snprintf(fs.pc.admin_group, sizeof(fs.pc.admin_group), "%s", o.admin_group);
@@ -318,6 +332,7 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&fs.node_lock, NULL);
 	pthread_mutex_init(&fs.qlog_lock, NULL);
 	pthread_mutex_init(&fs.csv_lock, NULL);
+	pthread_mutex_init(&fs.csv_make_lock, NULL);
 	fs.ids = idcache_new(&(struct idcache_config){
 		/* 1 ns, not 0 (which means the default): id_cache=0 asks NSS and PAM every time. */
 		.positive_ns = MAX(id_cache_ns, 1),
@@ -401,6 +416,7 @@ out:
 	free(o.auditor_group);
 	free(o.audit);
 	free(o.audit_keep);
+	free(o.audit_csv_max);
 	free(o.id_cache);
 	free(o.max_nodes);
 	fuse_opt_free_args(&args);

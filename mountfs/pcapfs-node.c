@@ -429,13 +429,18 @@ int check_audit(struct pcapfs *fs, fuse_req_t req, struct access_info *info)
 	return pam_ok ? -ENOENT : -EACCES;
 }
 
+struct csv_out {
+	FILE *f;
+	size_t max;
+};
+
 static int csv_row(const struct access_row *r, void *userdata)
 {
-	FILE *f = userdata;
-	access_csv_row(f, r);
-	if (ferror(f))
+	struct csv_out *o = userdata;
+	access_csv_row(o->f, r);
+	if (ferror(o->f))
 		return -ENOMEM;
-	if (ftell(f) > (long)AUDIT_CSV_MAX)
+	if (ftell(o->f) > (long)o->max)
 		return -EFBIG;
 	return 0;
 }
@@ -451,7 +456,7 @@ static void csv_size_put(struct pcapfs *fs, int64_t day, uint64_t rows, int64_t 
 
 /* A day's rows as CSV through a connection of its own, read-only: a long day does not
  * hold up the requests that use the shared handle, nor the rows being recorded. */
-int audit_day_csv(struct pcapfs *fs, int64_t day, char **ret, size_t *ret_size)
+static int csv_make(struct pcapfs *fs, int64_t day, char **ret, size_t *ret_size)
 {
 	char db[SPOOL_MAX_PATH + 16];
 	snprintf(db, sizeof(db), "%s/catalog.db", fs->spool_path);
@@ -480,16 +485,17 @@ int audit_day_csv(struct pcapfs *fs, int64_t day, char **ret, size_t *ret_size)
 	access_csv_header(f);
 	struct access_filter flt = {.uid = -1, .allowed = -1, .since_ns = day,
 				    .until_ns = day + AUDIT_DAY_NS};
+	struct csv_out out = {f, fs->csv_max};
 	if (e == 0)
-		e = catalog_access_foreach(c, &flt, csv_row, f, &err);
+		e = catalog_access_foreach(c, &flt, csv_row, &out, &err);
 	catalog_rollback(c);
 	catalog_close(c);
 	if (fclose(f) != 0 && e == 0)
 		e = -ENOMEM;
 	if (e < 0) {
 		if (e == -EFBIG)
-			pcapfs_log("/audit: the day's rows make more than %zu MiB of CSV; "
-				   "read them with pcapfsctl audit --since --until", AUDIT_CSV_MAX >> 20);
+			pcapfs_log("/audit: the day's rows make more than %zu KiB of CSV (audit_csv_max); "
+				   "read them with pcapfsctl audit --since --until", fs->csv_max >> 10);
 		else if (e != -ENOMEM)
 			pcapfs_log("/audit: %s", err.msg[0] ? err.msg : strerror(-e));
 		free(buf);
@@ -499,6 +505,14 @@ int audit_day_csv(struct pcapfs *fs, int64_t day, char **ret, size_t *ret_size)
 	*ret = buf;
 	*ret_size = size;
 	return 0;
+}
+
+int audit_day_csv(struct pcapfs *fs, int64_t day, char **ret, size_t *ret_size)
+{
+	pthread_mutex_lock(&fs->csv_make_lock);
+	int e = csv_make(fs, day, ret, ret_size);
+	pthread_mutex_unlock(&fs->csv_make_lock);
+	return e;
 }
 
 int audit_day_size(struct pcapfs *fs, int64_t day, uint64_t *ret)

@@ -110,10 +110,35 @@ void snap_unref(struct snap *s)
 	}
 }
 
+/* An /audit file holds the day's text as of its open: at most fs->csv_max bytes, and those
+ * open at a time at most twice that together (a fresh open beyond it: ENOMEM, logged). */
+static int csv_take(struct pcapfs *fs, int64_t day, struct ofile *of)
+{
+	int e = audit_day_csv(fs, day, &of->csv, &of->csv_size);
+	if (e < 0)
+		return e;
+	uint64_t held = __atomic_load_n(&fs->csv_held, __ATOMIC_RELAXED);
+	do {
+		if (held + of->csv_size > 2 * (uint64_t)fs->csv_max) {
+			pcapfs_log("/audit: the day files already open hold %" PRIu64 " KiB; %s "
+				   "(%zu KiB) can be opened when some are closed (audit_csv_max)",
+				   held >> 10, of->path, of->csv_size >> 10);
+			free(of->csv);
+			of->csv = NULL;
+			return -ENOMEM;
+		}
+	} while (!__atomic_compare_exchange_n(&fs->csv_held, &held, held + of->csv_size, false,
+					      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	of->fs = fs;
+	return 0;
+}
+
 static void ofile_unref(struct ofile *of)
 {
 	if (__atomic_sub_fetch(&of->refs, 1, __ATOMIC_ACQ_REL) == 0) {
 		snap_unref(of->snap);
+		if (of->csv)
+			__atomic_sub_fetch(&of->fs->csv_held, (uint64_t)of->csv_size, __ATOMIC_RELAXED);
 		free(of->csv);
 		free(of);
 	}
@@ -704,19 +729,26 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 					 .user = ai.user, .path = path, .granted = true,
 					 .reason = ai.reason};
 		e = audit_access(fs, &ev); /* first: the file shows its own open */
-		struct ofile *of = NULL;
-		if (e == 0) {
-			of = ofile_new(ctx, &ai, ev.id);
-			e = of ? 0 : -ENOMEM;
-		}
-		if (e == 0)
-			e = audit_day_csv(fs, day, &of->csv, &of->csv_size);
 		if (e < 0) {
+			fuse_reply_err(req, -e);
+			return;
+		}
+		struct ofile *of = ofile_new(ctx, &ai, ev.id);
+		if (of)
+			snprintf(of->path, sizeof(of->path), "%s", path);
+		e = of ? csv_take(fs, day, of) : -ENOMEM;
+		if (e < 0) {
+			/* Recorded as opened: its close says what came of it. */
+			char why[96];
+			snprintf(why, sizeof(why), "not served: %s", strerror(-e));
+			struct audit_event cl = {.op = "close", .uid = ctx->uid, .gid = ctx->gid,
+						 .pid = ctx->pid, .user = ai.user, .path = path,
+						 .granted = true, .reason = why, .open_id = ev.id};
+			(void)audit_access(fs, &cl);
 			free(of);
 			fuse_reply_err(req, -e);
 			return;
 		}
-		snprintf(of->path, sizeof(of->path), "%s", path);
 		fi->fh = (uint64_t)(uintptr_t)of;
 		/* Today's file grows: each open serves the rows as they were then, whatever size
 		 * the kernel was told before. */

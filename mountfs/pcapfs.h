@@ -105,6 +105,11 @@ struct pcapfs {
 		int64_t max_id;
 		uint64_t size;
 	} csv_sizes[64];
+	/* The text of one day's file is made by one thread at a time (csv_make_lock), at most
+	 * csv_max bytes; the files open at a time hold at most 2 * csv_max together. */
+	pthread_mutex_t csv_make_lock;
+	size_t csv_max;
+	uint64_t csv_held;
 	double cache_timeout; /* seconds, for windows that cannot change */
 	bool splice; /* replies from file-descriptor buffers where they fit (not -o nosplice) */
 	size_t pipe_max; /* /proc/sys/fs/pipe-max-size: the most a splice reply may take */
@@ -132,6 +137,7 @@ struct ofile {
 	struct snap *snap; /* a window */
 	char *csv;	   /* /audit/<day>.csv: the text as of the open */
 	size_t csv_size;
+	struct pcapfs *fs; /* with csv: whose csv_held it counts in */
 	int64_t event_id; /* the open's event id */
 	char path[ACCESS_PATH_MAX + 1];
 	uint64_t bytes; /* served, updated atomically by concurrent reads */
@@ -199,7 +205,7 @@ int audit_access(struct pcapfs *fs, struct audit_event *ev);
 int audit_day_csv(struct pcapfs *fs, int64_t day, char **ret, size_t *ret_size);
 int audit_day_size(struct pcapfs *fs, int64_t day, uint64_t *ret);
 #define AUDIT_DAY_NS (86400 * NS_PER_SEC)
-#define AUDIT_CSV_MAX ((size_t)512 << 20) /* one day's file; beyond: EFBIG, use pcapfsctl audit */
+#define AUDIT_CSV_MAX ((size_t)512 << 20) /* default of -o audit_csv_max */
 #define AUDIT_DAYS_MAX 36600
 
 void dir_attr(struct pcapfs *fs, uint64_t ino, struct stat *st);

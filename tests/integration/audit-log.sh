@@ -241,3 +241,54 @@ grep -q "query log: removed 1 rows" "$T/fs.log" || fail "no prune log line: $(ta
 [ "$(ncsv --user "$U_USR")" -ge 7 ] || fail "recent rows were pruned"
 umount_fs
 pass "audit_keep=2 removes the rows older than two days, keeps the rest"
+
+# audit_csv_max: a day file larger than it is refused (EFBIG, at the lookup); an open that
+# would take the day files open at a time past twice it is refused (ENOMEM) until some are
+# closed, and the open it was recorded as gets a close row saying why. Both are logged.
+now=$(date +%s)
+seed_rows() { # day-offset count
+	local t=$(( (now - $1 * 86400) * 1000000000 ))
+	sqlite3 "$SPOOL/catalog.db" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $2)
+		INSERT INTO access_log (ts_ns, op, allowed, uid, gid, pid, user_name, device, window_name, path, reason)
+		SELECT $t + i, 'open', 1, 0, 0, 1, 'root', 'dev-001', '$H.pcap', '/pcap/dev-001/$H.pcap', 'seeded' FROM n"
+}
+seed_rows 1 20
+seed_rows 2 20
+seed_rows 0 60
+day1=$(date -u -d "@$((now - 86400))" +%Y-%m-%d) day2=$(date -u -d "@$((now - 2 * 86400))" +%Y-%m-%d)
+expect_fail 'audit_csv_max must be' "$PCAPFS" "$SPOOL" "$MNT" -o audit_csv_max=1K
+expect_fail 'audit_csv_max must be' "$PCAPFS" "$SPOOL" "$MNT" -o audit_csv_max=5G
+mount_fs ",audit_csv_max=5K"
+s1=$(as "$U_AUD" stat -c %s "$MNT/audit/$day1.csv") s2=$(as "$U_AUD" stat -c %s "$MNT/audit/$day2.csv")
+[ "$s1" -gt 2600 ] && [ "$s1" -lt 5120 ] && [ "$s2" -gt 2600 ] && [ "$s2" -lt 5120 ] ||
+	fail "seeded day files of $s1 and $s2 bytes (the test needs 2600..5119 each)"
+opens_today() { q --user "$U_AUD" --op open --csv | grep -c ",/audit/$day.csv,"; }
+before=$(opens_today)
+[ "$(errno_of "$U_AUD" open "$MNT/audit/$day.csv")" = 27 ] || fail "today's file, over 5K, opened"
+grep -q "KiB of CSV (audit_csv_max)" "$T/fs.log" || fail "no log line for the file too large: $(tail -2 "$T/fs.log")"
+setpriv --reuid "$U_AUD" --regid "$(id -g "$U_AUD")" --init-groups -- /usr/bin/python3 -c 'import os, sys, time
+fds = [os.open(p, os.O_RDONLY) for p in sys.argv[1:]]
+print("open", flush=True)
+time.sleep(60)' "$MNT/audit/$day1.csv" "$MNT/audit/$day2.csv" >"$T/holder" &
+HOLDER=$!
+for _ in $(seq 1 100); do grep -q open "$T/holder" && break; sleep 0.05; done
+grep -q open "$T/holder" || fail "the two day files did not open together"
+[ "$(errno_of "$U_AUD" open "$MNT/audit/$day1.csv")" = 12 ] || fail "a third day file opened past twice audit_csv_max"
+grep -q "the day files already open hold .* can be opened when some are closed" "$T/fs.log" ||
+	fail "no log line for the memory of open day files: $(tail -2 "$T/fs.log")"
+kill "$HOLDER"
+wait "$HOLDER" 2>/dev/null || true
+e=
+for _ in $(seq 1 40); do # RELEASE reaches the daemon after the holder is gone
+	e=$(errno_of "$U_AUD" open "$MNT/audit/$day1.csv")
+	[ "$e" = 0 ] && break
+	sleep 0.05
+done
+[ "$e" = 0 ] || fail "no open once the others are closed (errno $e)"
+sleep 0.2
+# Too large is known at the lookup: nothing was opened.
+[ "$(opens_today)" = "$before" ] || fail "an open row for the file too large"
+q --user "$U_AUD" --op close --csv | grep -q ",/audit/$day1.csv,not served: Cannot allocate memory," ||
+	fail "no close row for the open past the memory limit"
+umount_fs
+pass "audit_csv_max: a larger day file gets EFBIG, an open past twice it ENOMEM until others close (its close row says why); both logged"
