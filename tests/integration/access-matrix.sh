@@ -50,15 +50,8 @@ ctl grant "user:$U_EXP" dev-001
 H=20261122T080000Z--20261122T090000Z
 ctl extract dev-001 "$H" -o "$T/ref.pcap"
 
-MNT=$T/mnt
-chmod 755 "$T"
-mkdir -p "$MNT"
-"$PCAPFS" "$SPOOL" "$MNT" -f -o audit=required,admin_group=$ADM_G,auditor_group=$AUD_G,pam_service=$P,id_cache=2 \
-	2>>"$T/fs.log" &
-FS_PID=$!
-on_exit "fusermount3 -u $MNT; wait $FS_PID"
-for i in $(seq 1 100); do mountpoint -q "$MNT" && break; sleep 0.05; done
-mountpoint -q "$MNT" || fail "mount did not appear: $(cat "$T/fs.log")"
+on_exit umount_pcapfs
+mount_pcapfs "audit=required,admin_group=$ADM_G,auditor_group=$AUD_G,pam_service=$P,id_cache=2"
 D=$MNT/pcap
 F=$D/dev-001/$H.pcap
 HAS_AUDIT_DIR=

@@ -36,14 +36,8 @@ on_exit "auditctl -b ${old_b:-64}"
 auditctl -b 8192 >/dev/null
 lost0=$(auditctl -s | awk '$1 == "lost" {print $2}')
 
-MNT=$T/mnt
-chmod 755 "$T"
-mkdir -p "$MNT"
-"$PCAPFS" "$SPOOL" "$MNT" -f -o "audit=required,pam_service=$P" 2>>"$T/fs.log" &
-FS_PID=$!
-on_exit "fusermount3 -uz $MNT"
-for _ in $(seq 1 100); do mountpoint -q "$MNT" && break; sleep 0.05; done
-mountpoint -q "$MNT" || fail "mount did not appear: $(cat "$T/fs.log")"
+on_exit umount_pcapfs
+mount_pcapfs "audit=required,pam_service=$P"
 
 START=$(date +%s)
 START_AU=$(date '+%x %T')

@@ -40,21 +40,9 @@ H=20261122T080000Z--20261122T090000Z
 
 # A catalogue of schema 3 (before the query log): the mount brings it to 4.
 sqlite3 "$SPOOL/catalog.db" "DROP TABLE access_log; PRAGMA user_version = 3;"
-MNT=$T/mnt
-chmod 755 "$T"
-mkdir -p "$MNT"
-mount_fs() {
-	"$PCAPFS" "$SPOOL" "$MNT" -f -o "audit=required,auditor_group=$AUD_G,pam_service=$P,id_cache=1$*" \
-		2>>"$T/fs.log" &
-	FS_PID=$!
-	for _ in $(seq 1 100); do mountpoint -q "$MNT" && return 0; sleep 0.05; done
-	fail "mount did not appear: $(cat "$T/fs.log")"
-}
-umount_fs() {
-	fusermount3 -u "$MNT"
-	wait "$FS_PID" || true
-}
-on_exit "fusermount3 -uz $MNT"
+mount_fs() { mount_pcapfs "audit=required,auditor_group=$AUD_G,pam_service=$P,id_cache=1$*"; }
+umount_fs() { umount_pcapfs; }
+on_exit umount_pcapfs
 mount_fs
 [ "$(sqlite3 "$SPOOL/catalog.db" 'PRAGMA user_version')" = 4 ] || fail "the mount did not migrate the catalogue"
 pass "a schema-3 catalogue is brought to schema 4 by the mount"

@@ -88,3 +88,20 @@ ensure_audit() {
 	fi
 	auditctl -e 1 >/dev/null || return 1
 }
+
+# The filesystem under test on $SPOOL at $T/mnt (MNT), in the foreground with -o OPTIONS,
+# its messages appended to $T/fs.log and its pid in FS_PID; returns once it is mounted.
+# The mount point's parents are opened to other users (the tests read as them).
+MNT=$T/mnt
+mount_pcapfs() { # OPTIONS
+	chmod 755 "$T"
+	mkdir -p "$MNT"
+	"$PCAPFS" "$SPOOL" "$MNT" -f -o "$1" 2>>"$T/fs.log" &
+	FS_PID=$!
+	for _ in $(seq 1 100); do mountpoint -q "$MNT" && return 0; sleep 0.05; done
+	fail "mount did not appear: $(cat "$T/fs.log")"
+}
+umount_pcapfs() { # lazily when files are still open
+	fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT" 2>/dev/null || true
+	wait "$FS_PID" 2>/dev/null || true
+}

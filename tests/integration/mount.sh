@@ -11,19 +11,8 @@ need tshark capinfos rsync python3 fusermount3 useradd
 
 # Audit records are required by default: every open must be recorded.
 if ensure_audit; then AUDIT_OPT=audit=required; else AUDIT_OPT=audit=best-effort; fi
-MNT=$T/mnt
-chmod 755 "$T" # other users must reach the mount point
-mkdir -p "$MNT"
-mount_fs() { # [CACHE_TIMEOUT [MORE_OPTIONS]]
-	"$PCAPFS" "$SPOOL" "$MNT" -f -o cache_timeout=${1:-2},$AUDIT_OPT${2:+,$2} 2>>"$T/fs.log" &
-	FS_PID=$!
-	for i in $(seq 1 100); do mountpoint -q "$MNT" && return 0; sleep 0.05; done
-	fail "mount did not appear: $(cat "$T/fs.log")"
-}
-umount_fs() {
-	fusermount3 -u "$MNT" 2>/dev/null || true
-	wait "$FS_PID" 2>/dev/null || true
-}
+mount_fs() { mount_pcapfs "cache_timeout=${1:-2},$AUDIT_OPT${2:+,$2}"; } # [CACHE_TIMEOUT [MORE_OPTIONS]]
+umount_fs() { umount_pcapfs; }
 on_exit umount_fs
 
 CAP=$T/all.pcap

@@ -27,14 +27,8 @@ H=20261122T080000Z--20261122T090000Z
 ctl extract dev-001 "$H" -o "$T/ref.pcap"
 [ "$(fsize "$T/ref.pcap")" -gt 100000 ] || fail "the test window is too small: $(fsize "$T/ref.pcap") bytes"
 
-MNT=$T/mnt
-chmod 755 "$T"
-mkdir -p "$MNT"
-"$PCAPFS" "$SPOOL" "$MNT" -f -o audit=best-effort 2>>"$T/fs.log" &
-FS_PID=$!
-on_exit "fusermount3 -u $MNT; wait $FS_PID"
-for i in $(seq 1 100); do mountpoint -q "$MNT" && break; sleep 0.05; done
-mountpoint -q "$MNT" || fail "mount did not appear: $(cat "$T/fs.log")"
+on_exit umount_pcapfs
+mount_pcapfs audit=best-effort
 
 # smbd on a free loopback port, everything of its own under $T.
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
