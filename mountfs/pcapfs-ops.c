@@ -144,6 +144,20 @@ static void ofile_unref(struct ofile *of)
 	}
 }
 
+/* The close record of an open file, then its release: at RELEASE, or when the reply to its
+ * OPEN did not reach the opener (interrupted), after which no RELEASE comes. */
+static void ofile_close(struct pcapfs *fs, struct ofile *of, const char *reason)
+{
+	struct audit_event ev = {.op = "close", .uid = of->uid, .gid = of->gid, .pid = of->pid,
+				 .user = of->user, .device = of->csv ? NULL : of->device,
+				 .window = of->csv ? NULL : of->window,
+				 .path = of->csv ? of->path : NULL, .granted = true, .reason = reason,
+				 .bytes = of->bytes, .duration_ns = mono_ns() - of->opened_ns,
+				 .open_id = of->event_id};
+	(void)audit_access(fs, &ev);
+	ofile_unref(of);
+}
+
 /* ---- operations --------------------------------------------------------------------------- */
 
 /* Set the mount's readahead (see find_readahead_knob in pcapfs-main.c) once INIT is done,
@@ -753,7 +767,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		/* Today's file grows: each open serves the rows as they were then, whatever size
 		 * the kernel was told before. */
 		fi->direct_io = 1;
-		fuse_reply_open(req, fi);
+		if (fuse_reply_open(req, fi) != 0)
+			ofile_close(fs, of, "not served: the open was interrupted");
 		return;
 	}
 	if (ino == NODE_AUDIT) {
@@ -799,7 +814,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	snprintf(of->window, sizeof(of->window), "%s", wname);
 	fi->fh = (uint64_t)(uintptr_t)of;
 	fi->keep_cache = of->snap->immutable;
-	fuse_reply_open(req, fi);
+	if (fuse_reply_open(req, fi) != 0)
+		ofile_close(fs, of, "not served: the open was interrupted");
 }
 
 /* Each session thread copies replies into a buffer of its own that stays: a fresh one of up
@@ -978,18 +994,8 @@ static void read_file(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, st
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	if (ino != NODE_README) {
-		struct pcapfs *fs = fs_of(req);
-		struct ofile *of = (struct ofile *)(uintptr_t)fi->fh;
-		struct audit_event ev = {.op = "close", .uid = of->uid, .gid = of->gid, .pid = of->pid,
-					 .user = of->user, .device = of->csv ? NULL : of->device,
-					 .window = of->csv ? NULL : of->window,
-					 .path = of->csv ? of->path : NULL, .granted = true, .reason = "",
-					 .bytes = of->bytes, .duration_ns = mono_ns() - of->opened_ns,
-					 .open_id = of->event_id};
-		(void)audit_access(fs, &ev);
-		ofile_unref(of);
-	}
+	if (ino != NODE_README)
+		ofile_close(fs_of(req), (struct ofile *)(uintptr_t)fi->fh, "");
 	fuse_reply_err(req, 0);
 }
 
