@@ -444,12 +444,15 @@ void plan_prefetch(const struct plan *p, uint64_t off, uint64_t len)
 		return;
 	uint64_t end = len > p->size - off ? p->size : off + len;
 	/* Stretches of one segment closer than PLAN_PREFETCH_GAP become one range; a few
-	 * segments' ranges grow side by side (interfaces that interleave). */
+	 * segments' ranges grow side by side (interfaces that interleave). A range is asked for
+	 * when it is closed (its segment moves on, or the oldest range makes room), the rest at
+	 * the end, oldest first: the reader needs them in the order they began. */
 	struct range {
 		uint32_t seg;
 		uint64_t lo, hi;
+		size_t born;
 	} r[4];
-	size_t nr = 0, walked = 0, evict = 0;
+	size_t nr = 0, walked = 0;
 	for (size_t i = find_extent(p, off); i < p->n_ext && p->ext[i].out_off < end &&
 					      walked < PLAN_PREFETCH_EXTENTS;
 	     i++, walked++) {
@@ -463,23 +466,25 @@ void plan_prefetch(const struct plan *p, uint64_t off, uint64_t len)
 			r[k].hi = MAX(r[k].hi, hi);
 			continue;
 		}
-		if (k == nr && nr == ELEMENTSOF(r)) {
-			k = evict; /* the oldest makes room */
-			evict = (evict + 1) % ELEMENTSOF(r);
-		}
+		if (k == nr && nr == ELEMENTSOF(r))
+			for (size_t j = k = 0; j < nr; j++) /* the oldest makes room */
+				if (r[j].born < r[k].born)
+					k = j;
 		if (k < nr)
 			(void)posix_fadvise(p->segs[r[k].seg].fd, (off_t)r[k].lo,
 					    (off_t)(r[k].hi - r[k].lo), POSIX_FADV_WILLNEED);
 		else
 			nr++;
-		r[k] = (struct range){x->seg, lo, hi};
+		r[k] = (struct range){x->seg, lo, hi, walked};
 	}
-	/* The rest, oldest first (the reader needs them in that order): once the slots are
-	 * full, the oldest is the next to be evicted. */
-	for (size_t i = 0; i < nr; i++) {
-		size_t k = (evict + i) % nr;
+	while (nr > 0) {
+		size_t k = 0;
+		for (size_t j = 1; j < nr; j++)
+			if (r[j].born < r[k].born)
+				k = j;
 		(void)posix_fadvise(p->segs[r[k].seg].fd, (off_t)r[k].lo, (off_t)(r[k].hi - r[k].lo),
 				    POSIX_FADV_WILLNEED);
+		r[k] = r[--nr];
 	}
 }
 
