@@ -48,7 +48,7 @@ int units_parse_size(const char *s, uint64_t *ret)
 	}
 	if (shift) {
 		s++;
-		if (*s == 'i')
+		if (*s == 'i' || *s == 'I')
 			s++;
 	}
 	if (*s == 'B' || *s == 'b')

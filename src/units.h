@@ -7,8 +7,9 @@
  *   duration  DIGITS [. DIGITS] [UNIT]      UNIT: ms, s, m or min, h, d; without one the
  *                                           caller's default unit: "500ms", "1.5h", "30"
  *
- * Both return 0, -EINVAL for text outside the grammar, or -ERANGE for a value that does not
- * fit (a size above UINT64_MAX bytes, a duration above INT64_MAX nanoseconds, ~292 years).
+ * Both return 0; -ERANGE as soon as the digits make a value that does not fit (a size above
+ * UINT64_MAX bytes, a duration above INT64_MAX nanoseconds, ~292 years), whatever follows;
+ * otherwise -EINVAL for text outside the grammar.
  * Digits beyond the eighteenth of a fraction are read and ignored (below a nanosecond). */
 #pragma once
 

@@ -30,6 +30,8 @@ int main(void)
 	CHECK_INT(size_of("64MiB"), 64ll << 20);
 	CHECK_INT(size_of("64MB"), 64ll << 20);
 	CHECK_INT(size_of("1k"), 1024);
+	CHECK_INT(size_of("1KIB"), 1024);
+	CHECK_INT(size_of("1kib"), 1024);
 	CHECK_INT(size_of("2G"), 2ll << 30);
 	CHECK_INT(size_of("3T"), 3ll << 40);
 	uint64_t big = 0;
