@@ -50,7 +50,7 @@ ctl grant "user:$U_EXP" dev-001
 H=20261122T080000Z--20261122T090000Z
 ctl extract dev-001 "$H" -o "$T/ref.pcap"
 
-on_exit umount_pcapfs
+on_exit umount_pcapfs_at_exit
 mount_pcapfs "audit=required,admin_group=$ADM_G,auditor_group=$AUD_G,pam_service=$P,id_cache=2"
 D=$MNT/pcap
 F=$D/dev-001/$H.pcap

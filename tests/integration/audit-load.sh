@@ -36,7 +36,7 @@ on_exit "auditctl -b ${old_b:-64}"
 auditctl -b 8192 >/dev/null
 lost0=$(auditctl -s | awk '$1 == "lost" {print $2}')
 
-on_exit umount_pcapfs
+on_exit umount_pcapfs_at_exit
 mount_pcapfs "audit=required,pam_service=$P"
 
 START=$(date +%s)

@@ -101,7 +101,14 @@ mount_pcapfs() { # OPTIONS
 	for _ in $(seq 1 100); do mountpoint -q "$MNT" && return 0; sleep 0.05; done
 	fail "mount did not appear: $(cat "$T/fs.log")"
 }
-umount_pcapfs() { # lazily when files are still open
-	fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT" 2>/dev/null || true
+# Unmount and wait for the daemon to end; files still open fail the test.
+umount_pcapfs() {
+	fusermount3 -u "$MNT" || fail "cannot unmount $MNT (files still open?)"
 	wait "$FS_PID" 2>/dev/null || true
+}
+# For on_exit: unmount whatever is still open, without waiting for it (the daemon goes with
+# the test's other background jobs).
+umount_pcapfs_at_exit() {
+	mountpoint -q "$MNT" || return 0
+	fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT"
 }

@@ -13,7 +13,7 @@ need tshark capinfos rsync python3 fusermount3 useradd
 if ensure_audit; then AUDIT_OPT=audit=required; else AUDIT_OPT=audit=best-effort; fi
 mount_fs() { mount_pcapfs "cache_timeout=${1:-2},$AUDIT_OPT${2:+,$2}"; } # [CACHE_TIMEOUT [MORE_OPTIONS]]
 umount_fs() { umount_pcapfs; }
-on_exit umount_fs
+on_exit umount_pcapfs_at_exit
 
 CAP=$T/all.pcap
 "$PCAPFS_GEN" --packets 300000 --devices 20 --seed 31 --duration 10800 -o "$CAP" --registry "$T/devices.tsv"

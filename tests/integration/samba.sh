@@ -27,7 +27,7 @@ H=20261122T080000Z--20261122T090000Z
 ctl extract dev-001 "$H" -o "$T/ref.pcap"
 [ "$(fsize "$T/ref.pcap")" -gt 100000 ] || fail "the test window is too small: $(fsize "$T/ref.pcap") bytes"
 
-on_exit umount_pcapfs
+on_exit umount_pcapfs_at_exit
 mount_pcapfs audit=best-effort
 
 # smbd on a free loopback port, everything of its own under $T.
