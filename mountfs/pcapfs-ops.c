@@ -894,18 +894,24 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
  * memory instead of waiting for the disk one request at a time. A read elsewhere (a seek)
  * asks for nothing; the reads that continue from it do. */
 #define READ_AHEAD (16u << 20)
+#define READ_AHEAD_MIN (2u << 20)
 static void read_ahead(const struct plan *p, struct ofile *of, uint64_t off, size_t size)
 {
 	uint64_t mark = __atomic_load_n(&of->ahead, __ATOMIC_RELAXED), end = off + size;
 	if (off > mark || off + 2 * READ_AHEAD < mark) {
 		/* Elsewhere: remember where this read ends; a read that goes on from there asks. */
-		__atomic_compare_exchange_n(&of->ahead, &mark, end, false, __ATOMIC_RELAXED,
-					    __ATOMIC_RELAXED);
+		if (__atomic_compare_exchange_n(&of->ahead, &mark, end, false, __ATOMIC_RELAXED,
+						__ATOMIC_RELAXED))
+			__atomic_store_n(&of->run_from, off, __ATOMIC_RELAXED);
 		return;
 	}
-	if (end + READ_AHEAD / 2 <= mark || mark >= p->size)
+	/* Twice what the run has read so far, from READ_AHEAD_MIN up to READ_AHEAD: a reader
+	 * that stops after its first bytes (a file manager, `file`) costs little disk. */
+	uint64_t run = end - MIN(end, __atomic_load_n(&of->run_from, __ATOMIC_RELAXED));
+	uint64_t window = MIN((uint64_t)READ_AHEAD, MAX((uint64_t)READ_AHEAD_MIN, 2 * run));
+	if (end + window / 2 <= mark || mark >= p->size)
 		return;
-	uint64_t to = end + READ_AHEAD;
+	uint64_t to = end + window;
 	/* Concurrent reads: one of them asks. */
 	if (!__atomic_compare_exchange_n(&of->ahead, &mark, to, false, __ATOMIC_RELAXED,
 					 __ATOMIC_RELAXED))

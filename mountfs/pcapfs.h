@@ -142,6 +142,7 @@ struct ofile {
 	char path[ACCESS_PATH_MAX + 1];
 	uint64_t bytes; /* served, updated atomically by concurrent reads */
 	uint64_t ahead; /* segment bytes asked for up to this offset of the file (read_ahead) */
+	uint64_t run_from; /* where the sequential run that reached it began */
 	int64_t opened_ns;
 	uid_t uid;
 	gid_t gid;
