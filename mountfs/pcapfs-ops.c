@@ -129,16 +129,15 @@ static int csv_take(struct pcapfs *fs, int64_t day, struct ofile *of)
 		}
 	} while (!__atomic_compare_exchange_n(&fs->csv_held, &held, held + of->csv_size, false,
 					      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
-	of->fs = fs;
 	return 0;
 }
 
-static void ofile_unref(struct ofile *of)
+static void ofile_unref(struct pcapfs *fs, struct ofile *of)
 {
 	if (__atomic_sub_fetch(&of->refs, 1, __ATOMIC_ACQ_REL) == 0) {
 		snap_unref(of->snap);
 		if (of->csv)
-			__atomic_sub_fetch(&of->fs->csv_held, (uint64_t)of->csv_size, __ATOMIC_RELAXED);
+			__atomic_sub_fetch(&fs->csv_held, (uint64_t)of->csv_size, __ATOMIC_RELAXED);
 		free(of->csv);
 		free(of);
 	}
@@ -148,14 +147,15 @@ static void ofile_unref(struct ofile *of)
  * OPEN did not reach the opener (interrupted), after which no RELEASE comes. */
 static void ofile_close(struct pcapfs *fs, struct ofile *of, const char *reason)
 {
+	bool audit_file = of->path[0]; /* /audit/<day>.csv; a window has device and window */
 	struct audit_event ev = {.op = "close", .uid = of->uid, .gid = of->gid, .pid = of->pid,
-				 .user = of->user, .device = of->csv ? NULL : of->device,
-				 .window = of->csv ? NULL : of->window,
-				 .path = of->csv ? of->path : NULL, .granted = true, .reason = reason,
+				 .user = of->user, .device = audit_file ? NULL : of->device,
+				 .window = audit_file ? NULL : of->window,
+				 .path = audit_file ? of->path : NULL, .granted = true, .reason = reason,
 				 .bytes = of->bytes, .duration_ns = mono_ns() - of->opened_ns,
 				 .open_id = of->event_id};
 	(void)audit_access(fs, &ev);
-	ofile_unref(of);
+	ofile_unref(fs, of);
 }
 
 /* ---- operations --------------------------------------------------------------------------- */
@@ -739,27 +739,28 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			fuse_reply_err(req, -e);
 			return;
 		}
+		struct ofile *of = ofile_new(ctx, &ai, 0);
+		if (!of) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		snprintf(of->path, sizeof(of->path), "%s", path);
 		struct audit_event ev = {.op = "open", .uid = ctx->uid, .gid = ctx->gid, .pid = ctx->pid,
 					 .user = ai.user, .path = path, .granted = true,
 					 .reason = ai.reason};
 		e = audit_access(fs, &ev); /* first: the file shows its own open */
 		if (e < 0) {
+			ofile_unref(fs, of);
 			fuse_reply_err(req, -e);
 			return;
 		}
-		struct ofile *of = ofile_new(ctx, &ai, ev.id);
-		if (of)
-			snprintf(of->path, sizeof(of->path), "%s", path);
-		e = of ? csv_take(fs, day, of) : -ENOMEM;
+		of->event_id = ev.id;
+		e = csv_take(fs, day, of);
 		if (e < 0) {
 			/* Recorded as opened: its close says what came of it. */
 			char why[96];
 			snprintf(why, sizeof(why), "not served: %s", strerror(-e));
-			struct audit_event cl = {.op = "close", .uid = ctx->uid, .gid = ctx->gid,
-						 .pid = ctx->pid, .user = ai.user, .path = path,
-						 .granted = true, .reason = why, .open_id = ev.id};
-			(void)audit_access(fs, &cl);
-			free(of);
+			ofile_close(fs, of, why);
 			fuse_reply_err(req, -e);
 			return;
 		}
@@ -880,12 +881,13 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	/* A reply may still be on its way (the splice of a segment's pages, the CSV being
 	 * written to the device) when the kernel sends RELEASE: the read holds the file. */
 	struct ofile *of = (struct ofile *)(uintptr_t)fi->fh;
+	struct pcapfs *fs = fs_of(req); /* req is gone once answered */
 	__atomic_add_fetch(&of->refs, 1, __ATOMIC_ACQ_REL);
 	read_file(req, ino, size, off, of);
 	/* After the reply: the reader does not wait for the advice. */
 	if (!of->csv)
 		read_ahead(of->snap->plan, of, (uint64_t)off, size);
-	ofile_unref(of);
+	ofile_unref(fs, of);
 }
 
 /* A reader going through a file sequentially (the kernel's readahead asks for the next

@@ -137,9 +137,8 @@ struct ofile {
 	struct snap *snap; /* a window */
 	char *csv;	   /* /audit/<day>.csv: the text as of the open */
 	size_t csv_size;
-	struct pcapfs *fs; /* with csv: whose csv_held it counts in */
 	int64_t event_id; /* the open's event id */
-	char path[ACCESS_PATH_MAX + 1];
+	char path[ACCESS_PATH_MAX + 1]; /* an /audit file's path; empty for a window */
 	uint64_t bytes; /* served, updated atomically by concurrent reads */
 	uint64_t ahead; /* segment bytes asked for up to this offset of the file (read_ahead) */
 	uint64_t run_from; /* where the sequential run that reached it began */
