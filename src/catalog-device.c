@@ -102,23 +102,6 @@ void device_done(struct device *d)
 	memset(d, 0, sizeof(*d));
 }
 
-/* The array p (of elem bytes each) grown to hold n + 1 elements, doubling; NULL (p kept)
- * when out of memory. */
-static void *grow(void *p, size_t *cap, size_t n, size_t elem)
-{
-	size_t ncap;
-	void *q;
-
-	if (n < *cap)
-		return p;
-	ncap = *cap ? *cap * 2 : 4;
-	if (ncap > SIZE_MAX / elem)
-		return NULL;
-	q = realloc(p, ncap * elem);
-	if (q)
-		*cap = ncap;
-	return q;
-}
 
 static int fill_tags(struct catalog *c, struct device *d, struct errbuf *err)
 {
@@ -147,7 +130,7 @@ static int fill_tags(struct catalog *c, struct device *d, struct errbuf *err)
 			return r;
 		if (tag_check(tag, err) < 0)
 			return err_prefix(err, EPROTO, "catalogue %s: device %s: ", c->path, d->name);
-		char **tags = grow(d->tags, &cap, d->n_tags, sizeof(char *));
+		char **tags = array_grow(d->tags, &cap, d->n_tags, sizeof(char *));
 		if (!tags)
 			return err_set(err, ENOMEM, "out of memory");
 		d->tags = tags;
@@ -182,7 +165,7 @@ static int fill_addrs(struct catalog *c, struct device *d, struct errbuf *err)
 		if (d->n_addrs == DEVICE_ADDRS_MAX)
 			return err_set(err, EPROTO, "catalogue %s: device %s has more than %d "
 				       "addresses", c->path, d->name, DEVICE_ADDRS_MAX);
-		a = grow(d->addrs, &cap, d->n_addrs, sizeof(*d->addrs));
+		a = array_grow(d->addrs, &cap, d->n_addrs, sizeof(*d->addrs));
 		if (!a)
 			return err_set(err, ENOMEM, "out of memory");
 		d->addrs = a;

@@ -862,14 +862,10 @@ int catalog_segment_summaries(struct catalog *c, int64_t segment_id,
 int segment_list_add(const struct segment *s, void *userdata)
 {
 	struct segment_list *l = userdata;
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 64;
-		struct segment *nv = realloc(l->v, nc * sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		l->v = nv;
-		l->cap = nc;
-	}
+	struct segment *v = array_grow(l->v, &l->cap, l->n, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	l->v = v;
 	l->v[l->n++] = *s;
 	return 0;
 }

@@ -6,6 +6,19 @@
 #include "errbuf.h"
 #include "util.h"
 
+void *array_grow(void *p, size_t *cap, size_t n, size_t elem)
+{
+	if (n < *cap)
+		return p;
+	size_t ncap = *cap ? *cap * 2 : 4;
+	if (ncap > SIZE_MAX / elem)
+		return NULL;
+	void *q = realloc(p, ncap * elem);
+	if (q)
+		*cap = ncap;
+	return q;
+}
+
 int64_t now_ns(void)
 {
 	struct timespec ts;

@@ -81,6 +81,10 @@ static inline void put_le64(void *p, uint64_t v)
 }
 
 /* Monotonic and wall clocks in nanoseconds. */
+/* The array p (of elem bytes each) grown to hold n + 1 elements, doubling; NULL (p kept)
+ * when out of memory. */
+void *array_grow(void *p, size_t *cap, size_t n, size_t elem);
+
 int64_t now_ns(void);
 int64_t mono_ns(void);
 
