@@ -436,6 +436,28 @@ size_t plan_runs(const struct plan *p, uint64_t off, size_t len, struct plan_run
 	return n;
 }
 
+/* plan_prefetch's ranges of segment bytes, each from the extent it began at (born). */
+struct prefetch_range {
+	uint32_t seg;
+	uint64_t lo, hi;
+	size_t born;
+};
+
+static size_t oldest_range(const struct prefetch_range *r, size_t n)
+{
+	size_t k = 0;
+	for (size_t j = 1; j < n; j++)
+		if (r[j].born < r[k].born)
+			k = j;
+	return k;
+}
+
+static void ask_range(const struct plan *p, const struct prefetch_range *r)
+{
+	(void)posix_fadvise(p->segs[r->seg].fd, (off_t)r->lo, (off_t)(r->hi - r->lo),
+			    POSIX_FADV_WILLNEED);
+}
+
 void plan_prefetch(const struct plan *p, uint64_t off, uint64_t len)
 {
 	if (off < PCAP_GLOBAL_HDR_LEN)
@@ -447,11 +469,7 @@ void plan_prefetch(const struct plan *p, uint64_t off, uint64_t len)
 	 * segments' ranges grow side by side (interfaces that interleave). A range is asked for
 	 * when it is closed (its segment moves on, or the oldest range makes room), the rest at
 	 * the end, oldest first: the reader needs them in the order they began. */
-	struct range {
-		uint32_t seg;
-		uint64_t lo, hi;
-		size_t born;
-	} r[4];
+	struct prefetch_range r[4];
 	size_t nr = 0, walked = 0;
 	for (size_t i = find_extent(p, off); i < p->n_ext && p->ext[i].out_off < end &&
 					      walked < PLAN_PREFETCH_EXTENTS;
@@ -467,23 +485,16 @@ void plan_prefetch(const struct plan *p, uint64_t off, uint64_t len)
 			continue;
 		}
 		if (k == nr && nr == ELEMENTSOF(r))
-			for (size_t j = k = 0; j < nr; j++) /* the oldest makes room */
-				if (r[j].born < r[k].born)
-					k = j;
+			k = oldest_range(r, nr); /* makes room */
 		if (k < nr)
-			(void)posix_fadvise(p->segs[r[k].seg].fd, (off_t)r[k].lo,
-					    (off_t)(r[k].hi - r[k].lo), POSIX_FADV_WILLNEED);
+			ask_range(p, &r[k]);
 		else
 			nr++;
-		r[k] = (struct range){x->seg, lo, hi, walked};
+		r[k] = (struct prefetch_range){x->seg, lo, hi, walked};
 	}
 	while (nr > 0) {
-		size_t k = 0;
-		for (size_t j = 1; j < nr; j++)
-			if (r[j].born < r[k].born)
-				k = j;
-		(void)posix_fadvise(p->segs[r[k].seg].fd, (off_t)r[k].lo, (off_t)(r[k].hi - r[k].lo),
-				    POSIX_FADV_WILLNEED);
+		size_t k = oldest_range(r, nr);
+		ask_range(p, &r[k]);
 		r[k] = r[--nr];
 	}
 }
