@@ -1020,13 +1020,7 @@ static void remove_dir(void)
 
 int main(void)
 {
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(dir, sizeof(dir), "%s/test-catalog-XXXXXX", tmp && strlen(tmp) < 32 ? tmp : "/tmp");
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
-		return 1;
-	}
+	test_tmp(dir, sizeof(dir), "test-catalog", 0);
 	test_open();
 	test_names();
 	test_devices();

@@ -8,7 +8,7 @@
 #include "identity.h"
 #include "tests.h"
 
-static char dir[] = "/tmp/test-identity-XXXXXX";
+static char dir[96];
 
 static void service(const char *name, const char *rule)
 {
@@ -36,7 +36,7 @@ int main(void)
 	uid_t nobody_uid = 3999999;
 	CHECK_INT(identity_lookup(nobody_uid, &id, &err), -ENOENT);
 
-	CHECK(mkdtemp(dir) != NULL);
+	test_tmp(dir, sizeof(dir), "test-identity", 0);
 	service("permit", "required pam_permit.so");
 	service("deny", "required pam_deny.so");
 	CHECK_INT(identity_pam_account("permit", dir, "root", &err), 0);
@@ -77,7 +77,7 @@ int main(void)
 	idcache_free(c);
 
 	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	CHECK(system(cmd) == 0);
 	TESTS_DONE();
 }

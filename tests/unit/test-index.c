@@ -12,7 +12,7 @@
 #include "pcapio.h"
 #include "tests.h"
 
-static char dir[] = "/tmp/test-index-XXXXXX";
+static char dir[96];
 
 static int open_tmp(const char *name, int flags)
 {
@@ -209,7 +209,7 @@ static void check_whole(int seg)
 
 int main(void)
 {
-	CHECK(mkdtemp(dir) != NULL);
+	test_tmp(dir, sizeof(dir), "test-index", 0);
 	const uint32_t total = 300;
 
 	/* A segment file of the right size. */
@@ -326,7 +326,7 @@ int main(void)
 	close(bad);
 	close(shortseg);
 	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	CHECK(system(cmd) == 0);
 	TESTS_DONE();
 }

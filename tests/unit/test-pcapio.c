@@ -540,8 +540,8 @@ static void test_pcapng_malformed(void)
 
 static char *write_tmp(const struct bld *b)
 {
-	char *path = strdup("/tmp/test-pcapio-XXXXXX");
-	int fd = path ? mkstemp(path) : -1;
+	char *path = malloc(96);
+	int fd = path ? test_tmp(path, 96, "test-pcapio", 1) : -1;
 	if (fd < 0 || write_full(fd, b->p, b->len) < 0)
 		abort();
 	close(fd);

@@ -16,7 +16,7 @@
 #include "tests.h"
 #include "writer.h"
 
-static char dir[] = "/tmp/test-plan-XXXXXX";
+static char dir[96];
 
 #define N_MAIN 6000 /* interfaces 0 and 1 */
 #define N_SOLO 400  /* interface 2: device 3 alone, after the others */
@@ -162,7 +162,7 @@ static int register_devices(struct spool *sp)
 
 int main(void)
 {
-	CHECK(mkdtemp(dir) != NULL);
+	test_tmp(dir, sizeof(dir), "test-plan", 0);
 	char path[256];
 	snprintf(path, sizeof(path), "%s/spool", dir);
 	struct spool_config cfg;
@@ -281,7 +281,7 @@ int main(void)
 	devmap_free(m);
 	spool_close(sp);
 	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	CHECK(system(cmd) == 0);
 	TESTS_DONE();
 }

@@ -12,7 +12,7 @@
 #include "segment.h"
 #include "tests.h"
 
-static char dir[] = "/tmp/test-segment-XXXXXX";
+static char dir[96];
 static int dirfd_;
 
 #define N 60
@@ -167,7 +167,7 @@ static void test_direct(void)
 
 int main(void)
 {
-	CHECK(mkdtemp(dir) != NULL);
+	test_tmp(dir, sizeof(dir), "test-segment", 0);
 	dirfd_ = open(dir, O_RDONLY | O_DIRECTORY);
 	test_direct();
 	struct devmap *m = make_map();
@@ -298,7 +298,7 @@ int main(void)
 	devmap_free(m);
 	close(dirfd_);
 	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	CHECK(system(cmd) == 0);
 	TESTS_DONE();
 }

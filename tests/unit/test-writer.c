@@ -17,7 +17,7 @@
 #define SEG_NS (10 * NS_PER_SEC)
 #define FRAME_LEN 200
 
-static char dir[] = "/tmp/test-writer-XXXXXX";
+static char dir[96];
 
 static void cleanup(void)
 {
@@ -82,7 +82,7 @@ static int write_one(struct writer *w, int64_t ts, struct errbuf *err)
 int main(void)
 {
 	signal(SIGXFSZ, SIG_IGN); /* a write past RLIMIT_FSIZE then fails with EFBIG */
-	CHECK(mkdtemp(dir) != NULL);
+	test_tmp(dir, sizeof(dir), "test-writer", 0);
 	atexit(cleanup);
 	char path[256];
 	snprintf(path, sizeof(path), "%s/spool", dir);

@@ -7,6 +7,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A test's scratch name "$TMPDIR/<name>-XXXXXX" in buf (/tmp when TMPDIR is unset, empty or
+ * too long for buf), made a directory by mkdtemp (returns 0) or, with file set, a file by
+ * mkstemp (returns its descriptor). Aborts on failure: a test without it has nothing to check. */
+static inline int test_tmp(char *buf, size_t size, const char *name, int file)
+{
+	const char *t = getenv("TMPDIR");
+	int fd = 0;
+	if (!t || !*t || (size_t)snprintf(buf, size, "%s/%s-XXXXXX", t, name) >= size)
+		snprintf(buf, size, "/tmp/%s-XXXXXX", name);
+	if (file ? (fd = mkstemp(buf)) < 0 : !mkdtemp(buf)) {
+		perror(buf);
+		abort();
+	}
+	return fd;
+}
+
 static int tests_failed;
 
 #define CHECK(cond)                                                                    \
