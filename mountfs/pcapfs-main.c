@@ -1,7 +1,9 @@
 /* pcapfs-main.c — pcapfs SPOOL MOUNTPOINT [-o options]: command line, mount, session loop.
  * Works from the shell, from /etc/fstab (type fuse.pcapfs: mount.fuse3 runs
  * "pcapfs SPOOL MOUNTPOINT -o opts") and as "mount -t fuse.pcapfs SPOOL MOUNTPOINT". */
+#include <inttypes.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -171,6 +173,23 @@ static void find_readahead_knob(const char *mountpoint, char *ret, size_t size)
 	free(abs);
 }
 
+/* A duration option: text in units.h's grammar, a bare number in unit, 0..max inclusive.
+ * Unset (NULL) leaves *ret as it is. False, with the message printed, when out of range. */
+static bool opt_duration(const char *name, const char *text, int64_t unit, int64_t max,
+			 int64_t *ret)
+{
+	int64_t v;
+	if (!text)
+		return true;
+	if (units_parse_duration(text, unit, &v) < 0 || v > max) {
+		fprintf(stderr, "pcapfs: %s must be 0..%" PRId64 " %s\n", name, max / unit,
+			unit == NS_PER_SEC ? "seconds" : "days");
+		return false;
+	}
+	*ret = v;
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -178,7 +197,7 @@ int main(int argc, char **argv)
 	struct fuse_cmdline_opts co = {0};
 	struct fuse_session *se = NULL;
 	struct fuse_loop_config *lc = NULL;
-	struct pcapfs fs = {.cache_timeout = 300};
+	struct pcapfs fs = {0};
 	int ret = 1;
 
 	if (fuse_opt_parse(&args, &o, option_spec, opt_proc) < 0)
@@ -206,15 +225,12 @@ int main(int argc, char **argv)
 		ret = 2;
 		goto out;
 	}
-	if (o.cache_timeout) {
-		int64_t ns;
-		if (units_parse_duration(o.cache_timeout, NS_PER_SEC, &ns) < 0 || ns > 86400 * NS_PER_SEC) {
-			fprintf(stderr, "pcapfs: cache_timeout must be 0..86400 seconds\n");
-			ret = 2;
-			goto out;
-		}
-		fs.cache_timeout = (double)ns / 1e9;
+	int64_t cache_ns = 300 * NS_PER_SEC;
+	if (!opt_duration("cache_timeout", o.cache_timeout, NS_PER_SEC, 86400 * NS_PER_SEC, &cache_ns)) {
+		ret = 2;
+		goto out;
 	}
+	fs.cache_timeout = (double)cache_ns / 1e9;
 	fs.audit_mode = AUDIT_REQUIRED;
 	if (o.audit) {
 		if (strcmp(o.audit, "required") == 0)
@@ -230,13 +246,9 @@ int main(int argc, char **argv)
 		}
 	}
 	int64_t id_cache_ns = 60 * NS_PER_SEC;
-	if (o.id_cache) {
-		if (units_parse_duration(o.id_cache, NS_PER_SEC, &id_cache_ns) < 0 ||
-		    id_cache_ns > 3600 * NS_PER_SEC) {
-			fprintf(stderr, "pcapfs: id_cache must be 0..3600 seconds\n");
-			ret = 2;
-			goto out;
-		}
+	if (!opt_duration("id_cache", o.id_cache, NS_PER_SEC, 3600 * NS_PER_SEC, &id_cache_ns)) {
+		ret = 2;
+		goto out;
 	}
 	fs.splice = !o.nosplice;
 	fs.pipe_max = pipe_max_size();
@@ -252,13 +264,10 @@ int main(int argc, char **argv)
 		fs.max_nodes = (size_t)v;
 	}
 	fs.audit_keep_ns = 400 * 86400 * NS_PER_SEC;
-	if (o.audit_keep) {
-		if (units_parse_duration(o.audit_keep, 86400 * NS_PER_SEC, &fs.audit_keep_ns) < 0 ||
-		    fs.audit_keep_ns > INT64_C(36500) * 86400 * NS_PER_SEC) {
-			fprintf(stderr, "pcapfs: audit_keep must be 0..36500 days\n");
-			ret = 2;
-			goto out;
-		}
+	if (!opt_duration("audit_keep", o.audit_keep, 86400 * NS_PER_SEC,
+			  INT64_C(36500) * 86400 * NS_PER_SEC, &fs.audit_keep_ns)) {
+		ret = 2;
+		goto out;
 	}
 	fs.csv_max = AUDIT_CSV_MAX;
 	if (o.audit_csv_max) {
