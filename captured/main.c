@@ -363,6 +363,10 @@ static int start(struct daemon *d, struct spool **ret_sp, struct house **ret_h)
 			   " torn bytes cut, %" PRIu64 " empty ones removed, %" PRIu64
 			   " held by a live writer)", rec.recovered, rec.truncated_bytes, rec.removed,
 			   rec.busy);
+	if (rec.failed)
+		log_warn("%" PRIu64 " segments left open by a previous run could not be recovered and "
+			 "stay open (pcapfsctl verify reports them); the first: %s", rec.failed,
+			 rec.first_failure);
 	d->cfg = (*ret_sp)->cfg;
 	if (o->snaplen > d->cfg.snaplen) {
 		e = err_set(&err, EINVAL, "--snaplen %u is above the spool's snaplen %u", o->snaplen,

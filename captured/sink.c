@@ -257,6 +257,10 @@ static void resume(struct sink *s)
 		else if (rec.recovered || rec.removed)
 			log_notice("%s: recovered %" PRIu64 " segments whose seal had failed", it->name,
 				   rec.recovered);
+		if (rec.failed)
+			log_warn("%s: %" PRIu64 " segments whose seal had failed could not be recovered "
+				 "(retried at the next start); the first: %s", it->name, rec.failed,
+				 rec.first_failure);
 		s->orphans = false;
 	}
 }

@@ -242,7 +242,7 @@ int catalog_access_days(struct catalog *c, size_t max_days, int64_t **ret, size_
 	static const char sql[] =
 		"SELECT ts_ns FROM access_log WHERE ts_ns >= ?1 ORDER BY ts_ns LIMIT 1";
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	int64_t *v = NULL, from = INT64_MIN;
+	int64_t *v = NULL, from = 0; /* rows before 1970 are no day's: the mount writes now */
 	size_t n = 0, cap = 0;
 	int e, rc;
 
@@ -266,9 +266,7 @@ int catalog_access_days(struct catalog *c, size_t max_days, int64_t **ret, size_
 			return catalog_sqlerr(c, rc, err, "listing the query log's days");
 		}
 		int64_t ts = sqlite3_column_int64(st, 0);
-		int64_t day = ts / DAY_NS * DAY_NS;
-		if (ts < 0 && ts % DAY_NS)
-			day -= DAY_NS;
+		int64_t day = ts / DAY_NS * DAY_NS; /* ts >= 0 */
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
 			int64_t *nv = realloc(v, cap * sizeof(*v));

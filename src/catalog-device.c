@@ -323,8 +323,8 @@ static int device_add_locked(struct catalog *c, const char *name, const char *ow
 {
 	static const char sql_case[] = "SELECT name FROM devices WHERE name = ?1 COLLATE NOCASE "
 				       "LIMIT 1";
-	static const char sql[] = "INSERT INTO devices (name, owner, description, created_ns) "
-				  "VALUES (?1, ?2, ?3, ?4)";
+	static const char sql[] = "INSERT INTO devices (id, name, owner, description, created_ns) "
+				  "VALUES (" CATALOG_NEXT_ID("devices", "device_id_high") ", ?1, ?2, ?3, ?4)";
 	_cleanup_stmt_ sqlite3_stmt *st_case = NULL;
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int64_t id;

@@ -18,6 +18,12 @@
  * instead of being migrated. */
 #define CATALOG_APPLICATION_ID 0x50434653
 
+/* The id an INSERT into table gives its row (schema v5): one above the highest it ever gave,
+ * so that ids of removed rows are not used again. */
+#define CATALOG_NEXT_ID(table, counter)                                                     \
+	"(SELECT max(value, (SELECT coalesce(max(id), 0) FROM " table ")) + 1 FROM counters " \
+	"WHERE name = '" counter "')"
+
 /* More than the number of distinct SQL texts of the three files. */
 #define CATALOG_STMT_CACHE 64
 

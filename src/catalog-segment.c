@@ -277,7 +277,11 @@ int catalog_segments_for_device(struct catalog *c, int64_t device_id, int64_t fr
 		"                        WHERE name = 'max_summary_span') "
 		"AND s.state = 1 "
 		"UNION ALL "
+		/* An open segment's packets lie in [t_first, t_first + period + late), late being
+		 * at most a quarter period (writer.c): within two periods of t_first. */
 		"SELECT " SEGMENT_COLUMNS SEGMENT_FROM "WHERE s.state = 0 AND s.t_first < ?3 "
+		"AND s.t_first > ?2 - 2 * (SELECT coalesce(max(CAST(value AS INTEGER)), "
+		"                          4611686018427387903) FROM meta WHERE key = 'segment_ns') "
 		"ORDER BY 9, 2, 1";
 	_cleanup_stmt_finalize_ sqlite3_stmt *st = NULL;
 	int r, rc;
@@ -322,9 +326,10 @@ int catalog_import_segments(struct catalog *c, int64_t import_id,
 static int segment_insert_locked(struct catalog *c, const struct segment *s, int64_t *ret_id,
 				 struct errbuf *err)
 {
-	static const char sql[] = "INSERT INTO segments (interface_id, path, linktype, snaplen, "
+	static const char sql[] = "INSERT INTO segments (id, interface_id, path, linktype, snaplen, "
 				  "tsprec, state, t_first, t_last, packets, bytes, import_id) "
-				  "VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?9, ?10)";
+				  "VALUES (" CATALOG_NEXT_ID("segments", "segment_id_high") ", ?1, ?2, ?3, "
+				  "?4, ?5, 0, ?6, ?7, ?8, ?9, ?10)";
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r, rc;
 
@@ -742,7 +747,7 @@ int catalog_import_end(struct catalog *c, int64_t id, int state, uint64_t packet
 		       uint64_t bytes, struct errbuf *err)
 {
 	static const char sql[] = "UPDATE imports SET state = ?2, ended_ns = ?3, packets = ?4, "
-				  "bytes = ?5 WHERE id = ?1";
+				  "bytes = ?5 WHERE id = ?1 AND state = 0";
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	bool own;
 	int r, rc;
@@ -772,7 +777,7 @@ int catalog_import_end(struct catalog *c, int64_t id, int state, uint64_t packet
 				    : catalog_sqlerr(c, rc, err, "binding");
 	}
 	if (r >= 0 && sqlite3_changes(c->db) == 0)
-		r = err_set(err, ENOENT, "no import with id %" PRId64, id);
+		r = err_set(err, ENOENT, "no running import with id %" PRId64, id);
 	stmt_resetp(&st);
 	return catalog_tx_leave(c, own, r, err);
 }

@@ -133,6 +133,30 @@ static const char schema_v4[] =
 	"CREATE INDEX access_log_uid ON access_log (uid, ts_ns);"
 	"CREATE INDEX access_log_device ON access_log (device, ts_ns);";
 
+/* Schema version 5: row ids of devices and segments are never used twice. Index files and
+ * segment file names carry them: a device added after another was removed must not take the
+ * removed one's id (its packets, still indexed under that id, would become the new device's),
+ * and a segment must not take the name of files a lost row left behind. counters.*_id_high
+ * is the highest id ever given; inserts take the next one (CATALOG_NEXT_ID). */
+#define ID_HIGH(table, counter)                                                                  \
+	"CREATE TRIGGER " table "_id_high AFTER INSERT ON " table " BEGIN UPDATE counters SET value = " \
+	"NEW.id WHERE name = '" counter "' AND value < NEW.id; END;"
+/* Also: a live segment may take packets up to a second late (writer.c), so its row starts up
+ * to a second before its period; only one that starts more than a second before another of
+ * its interface means the clock stepped back. */
+static const char schema_v5[] =
+	"INSERT INTO counters VALUES"
+	"  ('device_id_high', (SELECT coalesce(max(id), 0) FROM devices)),"
+	"  ('segment_id_high', (SELECT coalesce(max(id), 0) FROM segments));"
+	ID_HIGH("devices", "device_id_high")
+	ID_HIGH("segments", "segment_id_high")
+	"DROP TRIGGER segments_content_ai;"
+	"CREATE TRIGGER segments_content_ai AFTER INSERT ON segments WHEN NEW.import_id != 0"
+	"  OR NEW.t_first + 1000000000 < (SELECT max(t_first) FROM segments"
+	"                                 WHERE interface_id = NEW.interface_id AND id != NEW.id)"
+	"  BEGIN UPDATE counters SET value = value + 1 WHERE name = 'content_generation'; END;";
+#undef ID_HIGH
+
 /* migrations[v] brings a catalogue from version v - 1 to v. Append only; never edit a
  * script that has shipped. */
 static const char *const migrations[] = {
@@ -141,6 +165,7 @@ static const char *const migrations[] = {
 	schema_v2,
 	schema_v3,
 	schema_v4,
+	schema_v5,
 };
 _Static_assert(ELEMENTSOF(migrations) == CATALOG_SCHEMA_VERSION + 1,
 	       "one migration per schema version");

@@ -172,7 +172,11 @@ static int verify_one(const struct segment *s, void *userdata)
 	struct verify_seg vs = {0};
 	uint64_t end;
 	struct stat st;
-	fstat(fd, &st);
+	if (fstat(fd, &st) < 0) {
+		problem(v, s, "fstat: %s", strerror(errno));
+		close(fd);
+		return 0;
+	}
 	if (g.linktype != s->linktype || (int)g.prec != s->tsprec || g.snaplen != s->snaplen)
 		problem(v, s, "pcap header (link type %u, snaplen %u) disagrees with the catalogue "
 			      "(link type %u, snaplen %u)",

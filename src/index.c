@@ -10,6 +10,9 @@
 #include "index.h"
 #include "pcapio.h"
 
+/* The end of the timestamps a pcap record holds (2^32 s), the index's too. */
+#define INDEX_TS_END ((INT64_C(1) << 32) * INT64_C(1000000000))
+
 /* Fuzzing builds accept any checksum so that the fuzzer reaches the structural checks
  * behind them; every other check stays. */
 static inline bool crc_bad(uint32_t stored, uint32_t computed)
@@ -147,7 +150,7 @@ int index_encode_chunk(struct index_pending *p, size_t n, uint64_t seg_start, ui
 		return -ENOMEM;
 	uint8_t *dir = buf + INDEX_CHUNK_HDR_LEN;
 	uint8_t *ent = dir + n_dev * INDEX_DIR_LEN;
-	if (packets == 0 && (n > 0 || t_min != 0 || t_max != 0)) {
+	if ((packets == 0 && (n > 0 || t_min != 0 || t_max != 0)) || t_min < 0 || t_max >= INDEX_TS_END) {
 		free(buf);
 		return -EINVAL;
 	}
@@ -219,6 +222,10 @@ static int parse_chunk_header(const uint8_t *h, uint64_t off, uint64_t prev_end,
 	if (ret->packets < ret->n_entries / INDEX_MAX_DEVICES || ret->t_min > ret->t_max ||
 	    (ret->packets == 0 && (ret->n_entries || ret->t_min || ret->t_max)))
 		return err_set(err, EBADMSG, "chunk at offset %" PRIu64 ": time range reversed", off);
+	/* Timestamps of pcap records: unsigned 32-bit seconds (1970 to 2106). */
+	if (ret->t_min < 0 || ret->t_max >= INDEX_TS_END)
+		return err_set(err, EBADMSG, "chunk at offset %" PRIu64 ": time range outside "
+			       "1970..2106", off);
 	/* Each record is at least 17 bytes: more entries than that per device cannot be. */
 	if (ret->n_entries > (ret->seg_end - ret->seg_start) / (PCAP_REC_HDR_LEN + 1) * INDEX_MAX_DEVICES)
 		return err_set(err, EBADMSG, "chunk at offset %" PRIu64 ": too many entries", off);
@@ -587,8 +594,8 @@ int index_reader_collect(struct index_reader *r, uint32_t device_id, int64_t fro
 		if (!row)
 			continue;
 		uint32_t count = le32(row + 4);
-		if (*n + count > max_total)
-			return err_set(err, EFBIG, "more than %zu packets in the window", max_total);
+		/* The whole run is read (its checksum covers all of it), only the window's part
+		 * counts against max_total. */
 		e = vec_reserve(vec, cap, *n + count);
 		if (e < 0)
 			return e;
@@ -614,6 +621,8 @@ int index_reader_collect(struct index_reader *r, uint32_t device_id, int64_t fro
 			else
 				hi = mid;
 		}
+		if (*n + (lo - first) > max_total)
+			return err_set(err, EFBIG, "more than %zu packets in the window", max_total);
 		if (first > 0)
 			memmove(run, run + first, (lo - first) * sizeof(*run));
 		*n += lo - first;

@@ -108,13 +108,24 @@ int segment_writer_create(int dirfd, const char *relpath, uint64_t segment_id,
 		err_set(err, -e, "%s: cannot create directory: %s", relpath, strerror(-e));
 		goto fail;
 	}
+	/* Files that exist already are never ours to remove: a file left by a segment whose row
+	 * is gone still holds packets. Only what this call created is removed on failure. */
 	e = open_at(dirfd, relpath, ".pcap", O_RDWR | O_CREAT | O_EXCL, 0640, &w->fd);
-	if (e == 0)
-		e = flock(w->fd, LOCK_EX | LOCK_NB) < 0 ? -errno : 0;
-	if (e == 0)
-		e = open_at(dirfd, relpath, ".idx", O_RDWR | O_CREAT | O_EXCL | O_APPEND, 0640, &w->idx_fd);
 	if (e < 0) {
-		err_set(err, -e, "%s: cannot create segment: %s", relpath, strerror(-e));
+		err_set(err, -e, "%s.pcap: cannot create segment: %s", relpath, strerror(-e));
+		goto fail;
+	}
+	e = open_at(dirfd, relpath, ".idx", O_RDWR | O_CREAT | O_EXCL | O_APPEND, 0640, &w->idx_fd);
+	if (e < 0) {
+		char path[300];
+		err_set(err, -e, "%s.idx: cannot create index: %s", relpath, strerror(-e));
+		snprintf(path, sizeof(path), "%s.pcap", relpath);
+		(void)unlinkat(dirfd, path, 0);
+		goto fail;
+	}
+	if (flock(w->fd, LOCK_EX | LOCK_NB) < 0) {
+		e = -errno;
+		err_set(err, -e, "%s: cannot lock segment: %s", relpath, strerror(-e));
 		goto fail_unlink;
 	}
 	if (p->direct) {
@@ -707,12 +718,20 @@ static int rebuild_record(int64_t ts_ns, uint64_t off, uint32_t caplen, uint32_t
 	return 0;
 }
 
+static int skip_record(int64_t ts_ns, uint64_t off, uint32_t caplen, uint32_t len,
+			const uint8_t *data, void *userdata)
+{
+	return 0;
+}
+
 /* Index the records of [from, EOF) of seg_fd into the live index idx_fd (positioned at its
  * end, its chunks covering exactly [24, from)). truncate_tail: cut a torn or invalid tail
- * (recovery) instead of failing (reindex). */
+ * (recovery) instead of failing (reindex), but never below keep: bytes a live index had
+ * accepted are records that were written whole, and an invalid one among them is damage to
+ * report, not a tail to cut (with everything after it). */
 static int rebuild_tail(int dirfd, const char *relpath, int seg_fd, int idx_fd, uint64_t from,
 			const struct pcap_ghdr *g, const struct devmap *m, bool truncate_tail,
-			uint64_t *ret_truncated, struct errbuf *err)
+			uint64_t keep, uint64_t *ret_truncated, struct errbuf *err)
 {
 	struct stat st;
 	if (fstat(seg_fd, &st) < 0)
@@ -724,8 +743,11 @@ static int rebuild_tail(int dirfd, const char *relpath, int seg_fd, int idx_fd, 
 	b.w.idx_covered = from;
 	uint64_t end;
 	int e = segment_walk(seg_fd, g, from, UINT64_MAX, rebuild_record, &b, &end, err);
-	if (e == -EBADMSG && truncate_tail)
+	if (e == -EBADMSG && truncate_tail && end >= keep)
 		e = 0;
+	else if (e == -EBADMSG && truncate_tail)
+		err_prefix(err, EBADMSG, "%s.pcap: left as it is, not cut at the damaged record "
+			   "(the index had accepted what follows): ", relpath);
 	if (e < 0)
 		goto out;
 	if (end < (uint64_t)st.st_size) {
@@ -805,7 +827,8 @@ int segment_recover(int dirfd, const char *relpath, uint64_t segment_id, const s
 	}
 	if (ftruncate(idx_fd, (off_t)idx_end) < 0 || lseek(idx_fd, (off_t)idx_end, SEEK_SET) < 0)
 		return err_set(err, errno, "%s.idx: truncate: %s", relpath, strerror(errno));
-	e = rebuild_tail(dirfd, relpath, seg_fd, idx_fd, covered, &g, m, true, ret_truncated, err);
+	e = rebuild_tail(dirfd, relpath, seg_fd, idx_fd, covered, &g, m, true, covered, ret_truncated,
+			 err);
 	if (e < 0)
 		return e;
 	if (fstat(seg_fd, &st) < 0)
@@ -815,14 +838,22 @@ int segment_recover(int dirfd, const char *relpath, uint64_t segment_id, const s
 	e = seal_files(dirfd, relpath, segment_id, seg_fd, idx_fd, durable, ret, err);
 	if (e == -EBADMSG) {
 		/* A live chunk whose header was intact but whose contents are not: index the whole
-		 * segment again from its records. */
+		 * segment again from its records, if they are whole where the index had accepted
+		 * them. If not, both files stay as they are: damage to look at, not to cut away
+		 * (the next recovery finds the same). */
+		uint64_t end = 0;
+		e = segment_walk(seg_fd, &g, PCAP_GLOBAL_HDR_LEN, covered, skip_record, NULL, &end, err);
+		if (e < 0)
+			return err_prefix(err, -e, "%s: its index is damaged and so is a record the index "
+					  "had accepted; both left as they are: ", relpath);
 		uint8_t ih[INDEX_HDR_LEN];
 		index_put_header(ih, segment_id, 0);
 		if (ftruncate(idx_fd, 0) < 0 || pwrite_full(idx_fd, ih, sizeof(ih), 0) < 0 ||
 		    lseek(idx_fd, INDEX_HDR_LEN, SEEK_SET) < 0)
 			return err_set(err, errno, "%s.idx: rewrite: %s", relpath, strerror(errno));
 		uint64_t cut = 0;
-		e = rebuild_tail(dirfd, relpath, seg_fd, idx_fd, PCAP_GLOBAL_HDR_LEN, &g, m, true, &cut, err);
+		e = rebuild_tail(dirfd, relpath, seg_fd, idx_fd, PCAP_GLOBAL_HDR_LEN, &g, m, true, covered,
+				 &cut, err);
 		*ret_truncated += cut;
 		if (e == 0)
 			e = seal_files(dirfd, relpath, segment_id, seg_fd, idx_fd, durable, ret, err);
@@ -855,7 +886,8 @@ int segment_reindex(int dirfd, const char *relpath, uint64_t segment_id, const s
 	if (e < 0)
 		err_set(err, -e, "%s: write: %s", live, strerror(-e));
 	if (e == 0)
-		e = rebuild_tail(dirfd, relpath, seg_fd, idx_fd, PCAP_GLOBAL_HDR_LEN, &g, m, false, NULL, err);
+		e = rebuild_tail(dirfd, relpath, seg_fd, idx_fd, PCAP_GLOBAL_HDR_LEN, &g, m, false, 0, NULL,
+				 err);
 	if (e == 0)
 		e = seal_files(dirfd, relpath, segment_id, seg_fd, idx_fd, durable, ret, err);
 	unlinkat(dirfd, live, 0);

@@ -357,12 +357,17 @@ int spool_recover(struct spool *sp, const struct devmap *m, const char *only_ifa
 		}
 		if (e < 0)
 			break;
+		/* The import may have ended between the list and the lock: then it is no longer
+		 * running and keeps the state it gave itself. */
 		e = catalog_import_end(sp->cat, running.ids[i], IMPORT_INTERRUPTED, 0, 0, err);
 		close(fd);
 		char name[64];
 		snprintf(name, sizeof(name), "locks/import-%" PRId64 ".lock", running.ids[i]);
 		unlinkat(sp->dirfd, name, 0);
-		ret->imports_interrupted++;
+		if (e == -ENOENT)
+			e = 0;
+		else if (e == 0)
+			ret->imports_interrupted++;
 	}
 	free(running.ids);
 	return e < 0 ? e : 0;

@@ -77,6 +77,15 @@ static int64_t floor_div(int64_t a, int64_t b)
 	return a / b - (a % b < 0);
 }
 
+/* How late a packet may come and still go into the segment of the period after its own: a
+ * capture on several queues delivers packets a little out of time order, and around a period
+ * boundary every packet from before it would otherwise start a segment of its own. A quarter
+ * period at most (the segment still starts after the one before it), one second at most. */
+static int64_t late_ns(const struct writer *w)
+{
+	return MIN(NS_PER_SEC, w->sp->cfg.segment_ns / 4);
+}
+
 /* Open a segment for the period holding ts: catalogue row first (so a crash leaves a row that
  * recovery removes), then the files. */
 static int open_segment(struct writer *w, uint32_t linktype, int64_t ts, struct errbuf *err)
@@ -91,10 +100,11 @@ static int open_segment(struct writer *w, uint32_t linktype, int64_t ts, struct 
 		.snaplen = sp->cfg.snaplen,
 		.tsprec = sp->cfg.prec,
 		.state = SEGMENT_OPEN,
-		/* While open, the row spans the whole period: readers select open segments by
-		 * t_first, and every packet of this segment is in [period_start, period_end). */
-		.t_first = w->period_start,
-		.t_last = w->period_start,
+		/* While open, the row spans the whole period and the late packets it may take:
+		 * readers select open segments by t_first, and every packet of this segment is in
+		 * [period_start - late, period_end). */
+		.t_first = w->period_start - late_ns(w),
+		.t_last = w->period_start - late_ns(w),
 		.import_id = w->o.import_id,
 	};
 	snprintf(w->cur_row.interface, sizeof(w->cur_row.interface), "%s", w->iface);
@@ -176,10 +186,11 @@ static int write_rec(struct writer *w, uint32_t linktype, int64_t ts_ns, uint32_
 	/* The index holds what the segment stores: timestamps at the spool's precision. */
 	if (w->sp->cfg.prec == TSPREC_US)
 		ts_ns -= ts_ns % NS_PER_US;
-	/* Every packet of a segment lies in the segment's period, whatever the clock did: a packet
-	 * stamped outside it (also one from before it, after a step back) starts a new segment,
-	 * so that no window ever misses a segment that holds some of its packets. */
-	if (_unlikely_(!w->cur || ts_ns >= w->period_end || ts_ns < w->period_start ||
+	/* Every packet of a segment lies in the segment's period, or came late by at most
+	 * late_ns, whatever the clock did: a packet stamped outside that (also one from before
+	 * it, after a step back) starts a new segment, so that no window ever misses a segment
+	 * that holds some of its packets. */
+	if (_unlikely_(!w->cur || ts_ns >= w->period_end || ts_ns < w->period_start - late_ns(w) ||
 		       !segment_writer_fits(w->cur, caplen) || linktype != w->cur_row.linktype)) {
 		if ((e = writer_rotate(w, err)) < 0)
 			return e;

@@ -628,6 +628,14 @@ static void test_segments(void)
 	CHECK_LIST(for_device(c, dev2, 0, TIME_INFINITY), cc, open_seg);
 	CHECK_EMPTY(for_device(c, dev2, T0 + 61 * SEC, T0 + 61 * SEC));
 	CHECK_EMPTY(for_device(c, dev2, 0, T0));
+	/* With the spool's segment period known, an open segment is bounded by it (two periods
+	 * from its row's start): windows after that do not depend on it (a segment stuck open by a failed recovery
+	 * does not take every later window with it). */
+	raw_exec("segments.db", "INSERT INTO meta VALUES ('segment_ns', '60000000000')");
+	CHECK_LIST(for_device(c, dev1, T0 + 239 * SEC, T0 + 241 * SEC), open_seg);
+	CHECK_EMPTY(for_device(c, dev1, T0 + 240 * SEC, T0 + 241 * SEC));
+	CHECK_LIST(for_device(c, dev1, T0 + 3 * HOUR, T0 + 3 * HOUR + 1), long_seg);
+	raw_exec("segments.db", "DELETE FROM meta WHERE key = 'segment_ns'");
 
 	OK(catalog_device_totals(c, dev1, &t, &e));
 	CHECK_INT(t.segments, 3);
@@ -705,6 +713,26 @@ static void test_segments(void)
 	OK(catalog_device_remove(c, dev2, &e));
 	OK(catalog_device_totals(c, dev2, &t, &e));
 	CHECK_INT(t.segments, 0);
+
+	/* Ids are never given twice: index files and file names carry them. The device added
+	 * after dev2's removal, and the segment inserted after the newest one was deleted, take
+	 * new ids, also after a reopen. */
+	int64_t dev3, dev4, next, last;
+	OK(catalog_device_add(c, "dev-3", NULL, NULL, &dev3, &e));
+	CHECK(dev3 > dev2);
+	OK(catalog_segment_delete(c, open_seg, &e));
+	next = add_segment(c, eth0, T0 + 120 * SEC, 0);
+	CHECK(next > open_seg);
+	OK(catalog_segment_delete(c, next, &e));
+	OK(catalog_device_remove(c, dev3, &e));
+	catalog_close(c);
+	char p[128];
+	path_of(p, sizeof(p), "segments.db");
+	CHECK_INT(catalog_open(p, 0, 1000, &c, &e), 0);
+	OK(catalog_device_add(c, "dev-4", NULL, NULL, &dev4, &e));
+	CHECK(dev4 > dev3);
+	last = add_segment(c, eth0, T0 + 120 * SEC, 0);
+	CHECK(last > next);
 	catalog_close(c);
 }
 
@@ -746,6 +774,8 @@ static void test_imports(void)
 
 	OK(catalog_import_end(c, i1, IMPORT_DONE, 100, 10000, &e));
 	CHECK_INT(catalog_import_end(c, 999, IMPORT_DONE, 1, 1, &e), -ENOENT);
+	/* Only a running import ends: one that finished keeps its state. */
+	CHECK_INT(catalog_import_end(c, i1, IMPORT_INTERRUPTED, 0, 0, &e), -ENOENT);
 	CHECK_INT(catalog_import_end(c, i2, 7, 1, 1, &e), -EINVAL);
 	CHECK_INT(catalog_import_end(c, i2, IMPORT_DONE, UINT64_MAX, 1, &e), -EOVERFLOW);
 	OK(catalog_import_foreach(c, -1, import_cb, &il, &e));
@@ -963,6 +993,16 @@ static void test_access_log(void)
 		CHECK_INT(days[2], 20003 * day);
 	}
 	free(days);
+	/* A row from before 1970 (a tampered log) is no day's file. */
+	raw_exec("access.db", "INSERT INTO access_log (ts_ns, op, allowed, uid, gid, pid, user_name,"
+			      " device, window_name, path, reason) VALUES (-9223372036854775807,"
+			      " 'open', 1, 0, 0, 1, 'root', 'x', 'w', '/pcap/x/w', 'r')");
+	CHECK_INT(catalog_access_days(c, 100, &days, &n_days, &e), 0);
+	CHECK_INT(n_days, 3);
+	if (n_days)
+		CHECK_INT(days[0], 20000 * day);
+	free(days);
+	raw_exec("access.db", "DELETE FROM access_log WHERE ts_ns < 0");
 	CHECK_INT(catalog_access_days(c, 2, &days, &n_days, &e), 0);
 	CHECK_INT(n_days, 2);
 	free(days);

@@ -239,6 +239,10 @@ int main(void)
 	struct index_entry *v = NULL;
 	size_t n = 0, cap = 0;
 	CHECK_INT(index_reader_collect(r, 7, INT64_MIN, INT64_MAX, &v, &n, &cap, 10, &err), -EFBIG);
+	/* ...on the window's packets, not on the runs it touches: 5 of device 7's records. */
+	n = 0;
+	CHECK_INT(index_reader_collect(r, 7, 1000, 1100, &v, &n, &cap, 10, &err), 0);
+	CHECK_INT(n, expected(7, total, 1000, 1100));
 	free(v);
 
 	/* Seal it. */

@@ -162,6 +162,27 @@ static void test_direct(void)
 	check_same("direct.idx", "buffered.idx");
 	segment_result_done(&rd);
 	segment_result_done(&rb);
+
+	/* Files already there are never replaced nor removed: a create over them fails. */
+	struct stat before, after;
+	char path[300];
+	snprintf(path, sizeof(path), "%s/direct.pcap", dir);
+	CHECK_INT(stat(path, &before), 0);
+	CHECK_INT(segment_writer_create(dirfd_, "direct", 10, &p, &wd, &err), -EEXIST);
+	CHECK_INT(stat(path, &after), 0);
+	CHECK_INT(after.st_ino, before.st_ino);
+	CHECK_INT(after.st_size, before.st_size);
+	snprintf(path, sizeof(path), "%s/direct.idx", dir);
+	CHECK_INT(stat(path, &after), 0);
+	/* Only the index is left (a segment removed by hand): the create fails, both stay as
+	 * they were, and nothing of its own remains. */
+	snprintf(path, sizeof(path), "%s/buffered.pcap", dir);
+	CHECK_INT(unlink(path), 0);
+	CHECK_INT(segment_writer_create(dirfd_, "buffered", 10, &p, &wb, &err), -EEXIST);
+	CHECK(access(path, F_OK) < 0 && errno == ENOENT);
+	snprintf(path, sizeof(path), "%s/buffered.idx", dir);
+	CHECK_INT(stat(path, &after), 0);
+	CHECK(after.st_size > 64);
 	printf("direct mode %s here\n", supported ? "in effect" : "not supported (buffered fallback)");
 }
 
@@ -275,6 +296,32 @@ int main(void)
 	CHECK_INT(res.packets, N);
 	CHECK_INT(res.n_sums, 3);
 	segment_result_done(&res);
+
+	/* The same, and a record the index had accepted is damaged too (its caplen zeroed):
+	 * nothing is cut, neither file changes, and recovering again finds the same. */
+	copy_file("live.pcap", "y.pcap", (off_t)off);
+	copy_file("live.idx", "y.idx", idx_len);
+	snprintf(path, sizeof(path), "%s/y.idx", dir);
+	zfd = open(path, O_RDWR);
+	CHECK(pread(zfd, &byte, 1, at) == 1);
+	byte ^= 0x5a;
+	CHECK(pwrite(zfd, &byte, 1, at) == 1);
+	close(zfd);
+	snprintf(path, sizeof(path), "%s/y.pcap", dir);
+	zfd = open(path, O_RDWR);
+	static const uint8_t zero4[4];
+	CHECK(pwrite(zfd, zero4, 4, (off_t)(rec_end[19] + 8)) == 4); /* record 20's caplen */
+	close(zfd);
+	for (int again = 0; again < 2; again++) {
+		CHECK(segment_recover(dirfd_, "y", 7, m, false, &res, &zt, &err) == -EBADMSG);
+		CHECK(strstr(err.msg, "left as they are") != NULL);
+		CHECK_INT(stat(path, &st), 0);
+		CHECK_INT(st.st_size, (off_t)off);
+		snprintf(path, sizeof(path), "%s/y.idx", dir);
+		CHECK_INT(stat(path, &st), 0);
+		CHECK_INT(st.st_size, idx_len);
+		snprintf(path, sizeof(path), "%s/y.pcap", dir);
+	}
 
 	/* A segment whose writer still holds it is left alone. */
 	copy_file("live.pcap", "busy.pcap", (off_t)off);

@@ -160,6 +160,26 @@ int main(void)
 	CHECK_INT(write_one(w, ((int64_t)UINT32_MAX + 1) * NS_PER_SEC, &err), -EINVAL);
 	CHECK(!writer_open_period(w, &s1, &e1));
 
+	/* Around a period boundary packets come a little out of order (several queues): those
+	 * up to a second late go into the next period's segment; 200 of them alternating across
+	 * the boundary make two segments, not 200. A step back of more than that rotates. */
+	int64_t b = T0 + 10 * SEG_NS;
+	for (int i = 0; i < 200; i++)
+		CHECK_INT(write_one(w, b + (i % 2 ? 1 : -1) * (1000 + i) * 1000LL, &err), 0);
+	CHECK_INT(writer_rotate(w, &err), 0);
+	totals(sp, &t);
+	CHECK_INT(t.sealed, 4);
+	CHECK_INT(t.packets, 352);
+	CHECK_INT(write_one(w, b + SEG_NS, &err), 0);
+	CHECK_INT(write_one(w, b + SEG_NS - 800 * 1000000LL, &err), 0); /* late: same segment */
+	CHECK_INT(write_one(w, b + SEG_NS - 2 * NS_PER_SEC, &err), 0);	 /* a step back */
+	CHECK(writer_open_period(w, &s1, &e1));
+	CHECK_INT(s1, b);
+	CHECK_INT(writer_rotate(w, &err), 0);
+	totals(sp, &t);
+	CHECK_INT(t.sealed, 6);
+	CHECK_INT(t.packets, 355);
+
 	CHECK_INT(writer_close(w, &err), 0);
 	spool_close(sp);
 	TESTS_DONE();
