@@ -343,6 +343,7 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&fs.qlog_lock, NULL);
 	pthread_mutex_init(&fs.csv_lock, NULL);
 	pthread_mutex_init(&fs.csv_make_lock, NULL);
+	pthread_mutex_init(&fs.open_lock, NULL);
 	fs.ids = idcache_new(&(struct idcache_config){
 		/* 1 ns, not 0 (which means the default): id_cache=0 asks NSS and PAM every time. */
 		.positive_ns = MAX(id_cache_ns, 1),
@@ -404,6 +405,7 @@ int main(int argc, char **argv)
 	ret = ret < 0 ? 1 : 0; /* a signal (positive) is a clean stop */
 out_unmount:
 	content_watch_stop(&fs);
+	pcapfs_close_open_files(&fs); /* the loop's threads are gone: no RELEASE will come */
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);

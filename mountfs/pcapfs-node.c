@@ -598,6 +598,46 @@ static struct snap *node_final_locked(struct pcapfs *fs, struct wnode *n, int64_
 	return old;
 }
 
+static bool cache_key_eq(const struct cache_key *a, const struct cache_key *b)
+{
+	return a->size == b->size && a->last_ns == b->last_ns;
+}
+
+/* Opens of different contents must not share the page cache, nor its one size: a reader
+ * would get the other's bytes, or its own cut at the other's end or padded with zeros up to
+ * it. A window still growing changes under its open files with every lookup (a stat, a
+ * listing): its opens bypass the cache (direct_io) and each reads its own snapshot to its own
+ * end. A final window reads through it; pages of the same final content are kept across
+ * opens (same size and last packet: what the content watcher compares too, and it drops the
+ * kernel's pages of a window that changes), others dropped at the first open, and while
+ * files of one content are open, an open of another bypasses it. */
+enum cache_use node_cache_open(struct pcapfs *fs, uint64_t ino, const struct snap *s)
+{
+	if (!s->immutable)
+		return CACHE_BYPASS;
+	struct cache_key k = {.size = s->plan->size, .last_ns = s->plan->packets ? s->plan->t_last : 0};
+	enum cache_use u = CACHE_BYPASS;
+	pthread_mutex_lock(&fs->node_lock);
+	struct wnode *n = node_find_locked(fs, ino);
+	if (n && (n->cache_opens == 0 || cache_key_eq(&n->cache, &k))) {
+		u = n->cache_valid && cache_key_eq(&n->cache, &k) ? CACHE_KEEP : CACHE_FRESH;
+		n->cache = k;
+		n->cache_valid = true;
+		n->cache_opens++;
+	}
+	pthread_mutex_unlock(&fs->node_lock);
+	return u;
+}
+
+void node_cache_close(struct pcapfs *fs, uint64_t ino)
+{
+	pthread_mutex_lock(&fs->node_lock);
+	struct wnode *n = node_find_locked(fs, ino);
+	if (n && n->cache_opens > 0)
+		n->cache_opens--;
+	pthread_mutex_unlock(&fs->node_lock);
+}
+
 /* Did a window ending at end_ns end long enough ago that nothing more can arrive in it from
  * capture? The writers rotate at least once a segment period. */
 static bool window_ended(const struct pcapfs *fs, int64_t end_ns, int64_t now)
@@ -792,7 +832,26 @@ int window_open_snap(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct 
 	int e = build_snap(fs, dev, w, ret);
 	/* A disagreement is damage only while the catalogue is unchanged since the size was
 	 * taken; otherwise the watcher is about to drop the kernel's stale size. */
+	bool damaged = false;
 	if (e == 0 && known && (*ret)->plan->size != size && (*ret)->gen == known_gen) {
+		/* The watcher's generation lags the catalogue by up to a second: asked directly,
+		 * a catalogue that changed since (an import began) explains the difference. */
+		pthread_mutex_lock(&fs->cat_lock);
+		damaged = catalogue_settled(fs, known_gen);
+		pthread_mutex_unlock(&fs->cat_lock);
+		if (!damaged) {
+			/* The kernel holds the old size: ESTALE makes it look the name up again
+			 * (the VFS retries an open once with LOOKUP_REVAL), this time afresh. */
+			pthread_mutex_lock(&fs->node_lock);
+			n = node_find_locked(fs, ino);
+			if (n && n->attr_known && n->size == size)
+				n->attr_known = false;
+			pthread_mutex_unlock(&fs->node_lock);
+			snap_unref(*ret);
+			return -ESTALE;
+		}
+	}
+	if (damaged) {
 		/* The kernel was told another size: serving this would cut or pad the file. */
 		pcapfs_log("device %" PRId64 ": the catalogue's summaries (%" PRIu64 " bytes) disagree "
 			   "with the index (%" PRIu64 " bytes); run pcapfsctl verify and reindex",
@@ -885,10 +944,19 @@ int content_state_poll(struct pcapfs *fs)
 		}
 		pthread_mutex_unlock(&fs->node_lock);
 		if (!same)
-			c[n_inval++].ino = c[i].ino; /* i >= n_inval: compacts in place */
+			c[n_inval++] = c[i]; /* i >= n_inval: compacts in place */
 	}
+	/* The entry too: a stat through a cached entry asks only for attributes, which a window
+	 * that grows again answers from the snapshot of its last lookup. Only the canonical
+	 * name has a cached entry (op_lookup). */
 	for (size_t i = 0; i < n_inval && fs->se; i++) {
-		int r = fuse_lowlevel_notify_inval_inode(fs->se, c[i].ino, 0, 0);
+		char name[WINDOW_NAME_BUF];
+		window_format(&c[i].w, name, sizeof(name));
+		int r = fuse_lowlevel_notify_inval_entry(fs->se, NODE_DEVICE << 56 | (uint64_t)c[i].dev,
+							 name, strlen(name));
+		if (r < 0 && r != -ENOENT)
+			pcapfs_log("dropping the kernel's entry %s: %s", name, strerror(-r));
+		r = fuse_lowlevel_notify_inval_inode(fs->se, c[i].ino, 0, 0);
 		if (r < 0 && r != -ENOENT)
 			pcapfs_log("dropping the kernel's cache of node %" PRIu64 ": %s", c[i].ino,
 				   strerror(-r));

@@ -143,10 +143,40 @@ static void ofile_unref(struct pcapfs *fs, struct ofile *of)
 	}
 }
 
-/* The close record of an open file, then its release: at RELEASE, or when the reply to its
- * OPEN did not reach the opener (interrupted), after which no RELEASE comes. */
+/* An open file from its OPEN reply to its close record. */
+static void ofile_list(struct pcapfs *fs, struct ofile *of)
+{
+	pthread_mutex_lock(&fs->open_lock);
+	of->prev = NULL;
+	of->next = fs->open_files;
+	if (of->next)
+		of->next->prev = of;
+	fs->open_files = of;
+	of->listed = true;
+	pthread_mutex_unlock(&fs->open_lock);
+}
+
+static void ofile_unlist(struct pcapfs *fs, struct ofile *of)
+{
+	pthread_mutex_lock(&fs->open_lock);
+	if (of->listed) {
+		if (of->prev)
+			of->prev->next = of->next;
+		else
+			fs->open_files = of->next;
+		if (of->next)
+			of->next->prev = of->prev;
+		of->listed = false;
+	}
+	pthread_mutex_unlock(&fs->open_lock);
+}
+
+/* The close record of an open file, then its release: at RELEASE, when the reply to its
+ * OPEN did not reach the opener (interrupted), after which no RELEASE comes, or when the
+ * mount ends with it still open. */
 static void ofile_close(struct pcapfs *fs, struct ofile *of, const char *reason)
 {
+	ofile_unlist(fs, of);
 	bool audit_file = of->path[0]; /* /audit/<day>.csv; a window has device and window */
 	struct audit_event ev = {.op = "close", .uid = of->uid, .gid = of->gid, .pid = of->pid,
 				 .user = of->user, .device = audit_file ? NULL : of->device,
@@ -155,7 +185,21 @@ static void ofile_close(struct pcapfs *fs, struct ofile *of, const char *reason)
 				 .bytes = of->bytes, .duration_ns = mono_ns() - of->opened_ns,
 				 .open_id = of->event_id};
 	(void)audit_access(fs, &ev);
+	if (of->cached)
+		node_cache_close(fs, of->ino);
 	ofile_unref(fs, of);
+}
+
+void pcapfs_close_open_files(struct pcapfs *fs)
+{
+	for (;;) {
+		pthread_mutex_lock(&fs->open_lock);
+		struct ofile *of = fs->open_files;
+		pthread_mutex_unlock(&fs->open_lock);
+		if (!of)
+			break;
+		ofile_close(fs, of, "unmounted while open");
+	}
 }
 
 /* ---- operations --------------------------------------------------------------------------- */
@@ -328,7 +372,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		}
 		struct access_info ai;
 		e = check_window_info(fs, req, dev, &w, &id, &ai);
-		if (e == -EACCES) {
+		if (e < 0) { /* a refusal when the device exists (a walk from inside it: cwd, dirfd) */
 			char wname[WINDOW_NAME_BUF];
 			window_format(&w, wname, sizeof(wname));
 			audit_refusal(fs, req, "lookup", &ai, wname, NULL);
@@ -350,7 +394,12 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			fuse_reply_err(req, -e);
 			return;
 		}
-		ep.attr_timeout = ep.entry_timeout = imm ? fs->cache_timeout : 0;
+		ep.attr_timeout = imm ? fs->cache_timeout : 0;
+		/* Only under its canonical name may the kernel keep the entry: the one the content
+		 * watcher drops when the window changes after all. */
+		char canon[WINDOW_NAME_BUF];
+		window_format(&w, canon, sizeof(canon));
+		ep.entry_timeout = imm && strcmp(name, canon) == 0 ? fs->cache_timeout : 0;
 		if (fuse_reply_entry(req, &ep) != 0)
 			node_forget(fs, ino, 1); /* the kernel did not take the reference */
 		return;
@@ -768,6 +817,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		/* Today's file grows: each open serves the rows as they were then, whatever size
 		 * the kernel was told before. */
 		fi->direct_io = 1;
+		ofile_list(fs, of);
 		if (fuse_reply_open(req, fi) != 0)
 			ofile_close(fs, of, "not served: the open was interrupted");
 		return;
@@ -814,7 +864,12 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	snprintf(of->device, sizeof(of->device), "%s", ai.device);
 	snprintf(of->window, sizeof(of->window), "%s", wname);
 	fi->fh = (uint64_t)(uintptr_t)of;
-	fi->keep_cache = of->snap->immutable;
+	enum cache_use cu = node_cache_open(fs, ino, of->snap);
+	of->ino = ino;
+	of->cached = cu != CACHE_BYPASS;
+	fi->keep_cache = cu == CACHE_KEEP;
+	fi->direct_io = cu == CACHE_BYPASS;
+	ofile_list(fs, of);
 	if (fuse_reply_open(req, fi) != 0)
 		ofile_close(fs, of, "not served: the open was interrupted");
 }

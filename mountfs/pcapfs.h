@@ -57,6 +57,14 @@ struct wnode {
 	uint64_t size;
 	int64_t mtime_ns;
 	uint64_t nlookup; /* the kernel's references (LOOKUP replies less FORGETs) */
+	/* The kernel keeps one page cache per file, not per open: the final content that open
+	 * files read through it (node_cache_open). */
+	struct cache_key {
+		uint64_t size;
+		int64_t last_ns; /* the last packet's time, 0 for none */
+	} cache;
+	bool cache_valid; /* cache names the content of pages the kernel may hold */
+	unsigned cache_opens; /* open files reading through the page cache */
 	struct wnode *next;
 };
 
@@ -108,6 +116,10 @@ struct pcapfs {
 	/* The text of one day's file is made by one thread at a time (csv_make_lock), at most
 	 * csv_max bytes; the files open at a time hold at most 2 * csv_max together. */
 	pthread_mutex_t csv_make_lock;
+	/* Files opened and not yet released: the ones still open when the mount ends get their
+	 * close records then (no RELEASE comes after an unmount). */
+	pthread_mutex_t open_lock;
+	struct ofile *open_files;
 	size_t csv_max;
 	uint64_t csv_held;
 	double cache_timeout; /* seconds, for windows that cannot change */
@@ -146,18 +158,32 @@ struct ofile {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
+	uint64_t ino;	/* a window's node... */
+	bool cached;	/* ...whose page cache it reads through (node_cache_open) */
+	bool listed;	/* in fs->open_files: opened, not yet closed */
+	struct ofile *prev, *next;
 	char user[IDENTITY_NAME_MAX];
 	char device[DEVICE_NAME_MAX + 1];
 	char window[WINDOW_NAME_BUF];
 };
 
 extern const struct fuse_lowlevel_ops pcapfs_ops;
+/* After the session loop: the close records of the files still open. */
+void pcapfs_close_open_files(struct pcapfs *fs);
 
 /* ---- pcapfs-node.c ---- */
 
 /* Node of (device, window), created if needed, with count one more kernel reference; 0
  * when the table is full. node_forget gives references back and frees the node at 0. */
 uint64_t node_get(struct pcapfs *fs, int64_t dev, const struct window *w, bool count);
+/* How an open of node ino serving snapshot s may use the kernel's page cache, which is the
+ * file's, shared by every open of it: CACHE_KEEP (read through it, keep what it holds: the
+ * same bytes), CACHE_FRESH (read through it, drop what it holds first), or CACHE_BYPASS
+ * (direct_io: a window still growing, or other opens read other bytes through it). The first
+ * two are counted until node_cache_close. */
+enum cache_use { CACHE_BYPASS, CACHE_FRESH, CACHE_KEEP };
+enum cache_use node_cache_open(struct pcapfs *fs, uint64_t ino, const struct snap *s);
+void node_cache_close(struct pcapfs *fs, uint64_t ino);
 void node_forget(struct pcapfs *fs, uint64_t ino, uint64_t nlookup);
 /* The hours of a device's listing (catalog_device_hours), whole only where their
  * attributes are final as window_attr would find them; *ret_gen the content generation

@@ -184,6 +184,93 @@ ctl extract dev-007 20261122T110000Z--20261122T120000Z -o "$T/ref2.pcap"
 cmp "$W2" "$T/ref2.pcap" || fail "a window looked up during the import is served cut short after it"
 pass "growing window: valid snapshot at every open (sizes:$(echo $sizes | tr ' ' '\n' | sort -un | head -5 | tr '\n' ' ')...), complete at the next open"
 
+# Two opens of a growing window at once serve two snapshots, and the kernel keeps one page
+# cache per file: neither may read the other's bytes. Two interfaces grow the same hour, so
+# a later snapshot is not a prefix of an earlier one (packets sort in between).
+for k in 1 2; do
+	"$PCAPFS_GEN" --packets 60000 --devices 20 --seed $((50 + k)) --start 1795348800 --duration 3600 \
+		-o "$T/two$k.pcap"
+done
+slow_import() { # FILE INTERFACE
+	python3 -c 'import sys, time
+f = open(sys.argv[1], "rb")
+while True:
+    b = f.read(1 << 19)
+    if not b: break
+    sys.stdout.buffer.write(b); sys.stdout.flush(); time.sleep(0.1)' "$1" |
+		"$PCAPFSCTL" --spool "$SPOOL" import --interface "$2" --no-progress - 2>/dev/null
+}
+slow_import "$T/two1.pcap" two1 & imp1=$!
+slow_import "$T/two2.pcap" two2 & imp2=$!
+W="$D/dev-004/20261122T120000Z--20261122T130000Z.pcap"
+/usr/bin/python3 - "$W" "$T/pairs" $imp1 $imp2 <<'PY' || fail "two opens of a growing window: $(cat "$T/pairs.err" 2>/dev/null)"
+import os, sys, time
+path, out, pids = sys.argv[1], sys.argv[2], sys.argv[3:]
+def running():
+    return all(os.path.exists(f'/proc/{p}') for p in pids)
+def read_fd(fd):
+    chunks = []
+    while True:
+        b = os.read(fd, 1 << 16)
+        if not b:
+            return b''.join(chunks)
+        chunks.append(b)
+pairs = []
+while running() and len(pairs) < 12:
+    try:
+        a = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        time.sleep(0.1)
+        continue
+    time.sleep(0.3)
+    b = os.open(path, os.O_RDONLY)  # a lookup of its own: a later snapshot
+    sa, sb = os.fstat(a).st_size, os.fstat(b).st_size
+    da = read_fd(a)  # through the page cache first...
+    db = read_fd(b)  # ...then the other snapshot
+    os.close(a); os.close(b)
+    # One inode, one size: stat tells the latest open's (B's); A reads its own snapshot.
+    if len(db) != sb or sa != sb:
+        open(out + '.err', 'w').write(f'sizes {sa}, {sb} but {len(da)}, {len(db)} bytes read')
+        sys.exit(1)
+    pairs.append((da, db))
+if not pairs or all(len(da) == len(db) for da, db in pairs):
+    open(out + '.err', 'w').write(f'no pair of different snapshots ({len(pairs)} pairs)')
+    sys.exit(1)
+import pickle
+pickle.dump(pairs, open(out, 'wb'))
+PY
+wait $imp1 $imp2
+ctl extract dev-004 20261122T120000Z--20261122T130000Z -o "$T/two-final.pcap"
+# Every snapshot read is the final window's records in order, some left out: records of its
+# own, not pieces of another's.
+/usr/bin/python3 - "$T/pairs" "$T/two-final.pcap" <<'PY' || fail "a snapshot served another snapshot's bytes"
+import pickle, struct, sys
+pairs = pickle.load(open(sys.argv[1], 'rb'))
+def records(data, what):
+    out, o = [], 24
+    while o < len(data):
+        if o + 16 > len(data):
+            sys.exit(f'{what}: a record header cut at {o} of {len(data)}')
+        caplen = struct.unpack_from('<I', data, o + 8)[0]
+        if caplen > 262144 or o + 16 + caplen > len(data):
+            sys.exit(f'{what}: record at {o} runs past the end ({caplen} bytes)')
+        out.append(data[o:o + 16 + caplen])
+        o += 16 + caplen
+    return out
+final = records(open(sys.argv[2], 'rb').read(), 'final')
+pos = {r: i for i, r in enumerate(final)}
+for n, pair in enumerate(pairs):
+    for which, data in zip('AB', pair):
+        last = -1
+        for r in records(data, f'pair {n} {which}'):
+            i = pos.get(r)
+            if i is None or i <= last:
+                sys.exit(f'pair {n} {which}: a record that is not the next of the final window\'s')
+            last = i
+print(f'{len(pairs)} pairs of snapshots checked')
+PY
+pass "two opens of a growing window read their own snapshots, each a part of the final window in order"
+
 # Damaged on-disk state: EIO for that file, a log line, the rest still served.
 idx=$(sqlite3 "$SPOOL/catalog.db" "SELECT path FROM segments WHERE t_first >= 1795338000000000000 ORDER BY t_first LIMIT 1").idx
 cp "$SPOOL/$idx" "$T/idx.saved"
@@ -253,6 +340,24 @@ as "${P}b" cat "$D/dev-002/20261122T080000Z--20261122T090000Z.pcap" >/dev/null |
 ctl revoke "user:${P}b" dev-002
 as "${P}b" cat "$D/dev-002/20261122T080000Z--20261122T090000Z.pcap" >/dev/null 2>&1 && fail "a revoked grant still opens the device"
 pass "owner sees and reads only their device; others get ENOENT; grant and revoke take effect at the next access"
+
+# A walk that starts inside the device (a shell whose working directory is there) reaches the
+# window's own lookup: after a revoke it is refused there, and the refusal is recorded.
+ctl grant "user:${P}b" dev-002
+W=20261122T080000Z--20261122T090000Z.pcap
+mkdir -m 755 "$T/sync" && mkfifo -m 666 "$T/sync/in" "$T/sync/go"
+as "${P}b" bash -c 'cd "$1" && echo in >"$2" && read -r _ <"$3" && cat "$4"' _ "$D/dev-002" \
+	"$T/sync/in" "$T/sync/go" "$W" >/dev/null 2>"$T/inside.err" &
+inside=$!
+read -r _ <"$T/sync/in"
+ctl revoke "user:${P}b" dev-002
+SINCE=$(date +%s)
+echo go >"$T/sync/go"
+wait "$inside" && fail "a revoked grant still opens a window from inside the device"
+grep -q 'No such file' "$T/inside.err" || fail "not ENOENT from inside the device: $(cat "$T/inside.err")"
+ctl audit --user "${P}b" --since "$SINCE" --csv | grep -q "lookup.*/pcap/dev-002/$W" ||
+	fail "the refused lookup from inside the device is not in the query log: $(ctl audit --user "${P}b" --since "$SINCE" --csv)"
+pass "after a revoke a walk from inside the device is refused at the window, and recorded"
 
 # Role limits (pcapfsctl limits): the width and look-back of what a user may open, listings
 # showing only those files; root is never limited; explain gives the reason.
@@ -402,8 +507,23 @@ for _ in range(500):
 PY
 pass "-o nosplice: cmp with extract and 500 random reads, cold cache"
 
-# SIGTERM unmounts cleanly.
+# SIGTERM unmounts cleanly; a file still open then gets its close record, with what it read.
+W=20261122T090000Z--20261122T100000Z.pcap
+mkfifo "$T/held"
+/usr/bin/python3 - "$D/dev-004/$W" "$T/held" <<'PY' &
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+os.read(fd, 100000)
+open(sys.argv[2], 'w').write('open\n')
+time.sleep(60)
+PY
+holder=$!
+read -r _ <"$T/held"
+SINCE=$(date +%s)
 kill -TERM "$FS_PID"
 wait "$FS_PID" || fail "pcapfs exited with an error on SIGTERM"
 mountpoint -q "$MNT" && fail "still mounted after SIGTERM"
-pass "SIGTERM unmounts"
+kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null || true
+ctl audit --op close --since "$SINCE" --csv | grep "unmounted while open" | grep -q "/pcap/dev-004/$W" ||
+	fail "no close record for a file open at the unmount: $(ctl audit --op close --since "$SINCE" --csv)"
+pass "SIGTERM unmounts; a file still open gets its close record"
