@@ -133,14 +133,18 @@ pass "16 concurrent readers get correct bytes"
 
 # A window still growing: each open is one consistent snapshot; the next open sees more.
 "$PCAPFS_GEN" --packets 200000 --devices 20 --seed 32 --start 1795345200 --duration 3600 -o "$T/later.pcap"
-# Fed through a slow pipe so that the import takes several seconds: 1 MiB every 100 ms.
-python3 -c 'import sys, time
+# Fed through a slow pipe so that the import takes several seconds: CHUNK bytes (default
+# 1 MiB) every 100 ms.
+slow_import() { # FILE INTERFACE [CHUNK]
+	python3 -c 'import sys, time
 f = open(sys.argv[1], "rb")
 while True:
-    b = f.read(1 << 20)
+    b = f.read(int(sys.argv[2]))
     if not b: break
-    sys.stdout.buffer.write(b); sys.stdout.flush(); time.sleep(0.1)' "$T/later.pcap" |
-	"$PCAPFSCTL" --spool "$SPOOL" import --interface later --no-progress - 2>/dev/null &
+    sys.stdout.buffer.write(b); sys.stdout.flush(); time.sleep(0.1)' "$1" "${3:-1048576}" |
+		"$PCAPFSCTL" --spool "$SPOOL" import --interface "$2" --no-progress - 2>/dev/null
+}
+slow_import "$T/later.pcap" later &
 imp=$!
 W="$D/dev-004/20261122T110000Z--20261122T120000Z.pcap"
 W2="$D/dev-007/20261122T110000Z--20261122T120000Z.pcap"
@@ -191,17 +195,8 @@ for k in 1 2; do
 	"$PCAPFS_GEN" --packets 60000 --devices 20 --seed $((50 + k)) --start 1795348800 --duration 3600 \
 		-o "$T/two$k.pcap"
 done
-slow_import() { # FILE INTERFACE
-	python3 -c 'import sys, time
-f = open(sys.argv[1], "rb")
-while True:
-    b = f.read(1 << 19)
-    if not b: break
-    sys.stdout.buffer.write(b); sys.stdout.flush(); time.sleep(0.1)' "$1" |
-		"$PCAPFSCTL" --spool "$SPOOL" import --interface "$2" --no-progress - 2>/dev/null
-}
-slow_import "$T/two1.pcap" two1 & imp1=$!
-slow_import "$T/two2.pcap" two2 & imp2=$!
+slow_import "$T/two1.pcap" two1 524288 & imp1=$!
+slow_import "$T/two2.pcap" two2 524288 & imp2=$!
 W="$D/dev-004/20261122T120000Z--20261122T130000Z.pcap"
 /usr/bin/python3 - "$W" "$T/pairs" $imp1 $imp2 <<'PY' || fail "two opens of a growing window: $(cat "$T/pairs.err" 2>/dev/null)"
 import os, sys, time
