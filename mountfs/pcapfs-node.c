@@ -848,6 +848,7 @@ int window_open_snap(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct 
 				n->attr_known = false;
 			pthread_mutex_unlock(&fs->node_lock);
 			snap_unref(*ret);
+			*ret = NULL;
 			return -ESTALE;
 		}
 	}
@@ -857,6 +858,7 @@ int window_open_snap(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct 
 			   "with the index (%" PRIu64 " bytes); run pcapfsctl verify and reindex",
 			   dev, size, (*ret)->plan->size);
 		snap_unref(*ret);
+		*ret = NULL; /* the caller's error path unrefs what it holds */
 		return -EIO;
 	}
 	if (e == 0 && (*ret)->immutable) {

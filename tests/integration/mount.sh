@@ -280,6 +280,21 @@ cmp "$D/dev-004/20261122T080000Z--20261122T090000Z.pcap" <(ctl extract dev-004 2
 cp "$T/idx.saved" "$SPOOL/$idx"
 pass "a truncated index gives EIO and a log line; other files are still served"
 
+# Summaries that disagree with the index (an update that moves no generation): the size the
+# lookup gave cannot be served, so the open gets EIO and a log line.
+q="UPDATE segment_devices SET bytes = bytes + 100 WHERE device_id = (SELECT id FROM devices
+   WHERE name = 'dev-005') AND segment_id = (SELECT min(segment_id) FROM segment_devices
+   WHERE device_id = (SELECT id FROM devices WHERE name = 'dev-005')
+   AND t_first >= 1795334400000000000)"
+sqlite3 "$SPOOL/catalog.db" "$q"
+python3 -c 'import sys
+try: open(sys.argv[1],"rb").read(); sys.exit(1)
+except OSError as e: sys.exit(0 if e.errno == 5 else 1)' "$D/dev-005/20261122T080000Z--20261122T090000Z.pcap" ||
+	fail "summaries that disagree with the index did not give EIO"
+grep -q "disagree with the index" "$T/fs.log" || fail "no log line for summaries that disagree"
+sqlite3 "$SPOOL/catalog.db" "${q/bytes + 100/bytes - 100}"
+pass "summaries that disagree with the index give EIO and a log line"
+
 # A segment removed from under the mount: a reader that has the file open keeps its snapshot
 # whole (the plan holds the segment files open); the next open gets EIO and a log line; the
 # rest is still served.
