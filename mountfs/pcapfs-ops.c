@@ -398,8 +398,10 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		/* Only under its canonical name may the kernel keep the entry: the one the content
 		 * watcher drops when the window changes after all. */
 		char canon[WINDOW_NAME_BUF];
-		window_format(&w, canon, sizeof(canon));
-		ep.entry_timeout = imm && strcmp(name, canon) == 0 ? fs->cache_timeout : 0;
+		ep.entry_timeout = imm && window_format(&w, canon, sizeof(canon)) > 0 &&
+						   strcmp(name, canon) == 0
+					   ? fs->cache_timeout
+					   : 0;
 		if (fuse_reply_entry(req, &ep) != 0)
 			node_forget(fs, ino, 1); /* the kernel did not take the reference */
 		return;

@@ -73,6 +73,15 @@ static int make_parents(int dirfd, const char *relpath)
 	return 0;
 }
 
+/* Remove "<relpath><suffix>"; 0 also when it did not exist. */
+static int unlink_at(int dirfd, const char *relpath, const char *suffix)
+{
+	char path[300];
+	if (snprintf(path, sizeof(path), "%s%s", relpath, suffix) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	return unlinkat(dirfd, path, 0) < 0 && errno != ENOENT ? -errno : 0;
+}
+
 static void writer_free(struct segment_writer *w)
 {
 	if (!w)
@@ -117,10 +126,8 @@ int segment_writer_create(int dirfd, const char *relpath, uint64_t segment_id,
 	}
 	e = open_at(dirfd, relpath, ".idx", O_RDWR | O_CREAT | O_EXCL | O_APPEND, 0640, &w->idx_fd);
 	if (e < 0) {
-		char path[300];
 		err_set(err, -e, "%s.idx: cannot create index: %s", relpath, strerror(-e));
-		snprintf(path, sizeof(path), "%s.pcap", relpath);
-		(void)unlinkat(dirfd, path, 0);
+		(void)unlink_at(dirfd, relpath, ".pcap");
 		goto fail;
 	}
 	if (flock(w->fd, LOCK_EX | LOCK_NB) < 0) {
@@ -541,17 +548,10 @@ void segment_writer_release(struct segment_writer *w)
 
 int segment_unlink(int dirfd, const char *relpath)
 {
-	char path[300];
-	int r = 0;
-	snprintf(path, sizeof(path), "%s.pcap", relpath);
-	if (unlinkat(dirfd, path, 0) < 0 && errno != ENOENT)
-		r = -errno;
-	snprintf(path, sizeof(path), "%s.idx", relpath);
-	if (unlinkat(dirfd, path, 0) < 0 && errno != ENOENT)
-		r = -errno;
-	snprintf(path, sizeof(path), "%s.idx.tmp", relpath);
-	(void)unlinkat(dirfd, path, 0);
-	return r;
+	int r = unlink_at(dirfd, relpath, ".pcap");
+	int r2 = unlink_at(dirfd, relpath, ".idx");
+	(void)unlink_at(dirfd, relpath, ".idx.tmp");
+	return r2 < 0 ? r2 : r;
 }
 
 void segment_writer_abort(struct segment_writer *w)
@@ -726,12 +726,11 @@ static int skip_record(int64_t ts_ns, uint64_t off, uint32_t caplen, uint32_t le
 
 /* Index the records of [from, EOF) of seg_fd into the live index idx_fd (positioned at its
  * end, its chunks covering exactly [24, from)). truncate_tail: cut a torn or invalid tail
- * (recovery) instead of failing (reindex), but never below keep: bytes a live index had
- * accepted are records that were written whole, and an invalid one among them is damage to
- * report, not a tail to cut (with everything after it). */
+ * (recovery) instead of failing (reindex). Recovery never cuts below what a live index had
+ * accepted: it starts there, or checks those records first. */
 static int rebuild_tail(int dirfd, const char *relpath, int seg_fd, int idx_fd, uint64_t from,
 			const struct pcap_ghdr *g, const struct devmap *m, bool truncate_tail,
-			uint64_t keep, uint64_t *ret_truncated, struct errbuf *err)
+			uint64_t *ret_truncated, struct errbuf *err)
 {
 	struct stat st;
 	if (fstat(seg_fd, &st) < 0)
@@ -743,11 +742,8 @@ static int rebuild_tail(int dirfd, const char *relpath, int seg_fd, int idx_fd, 
 	b.w.idx_covered = from;
 	uint64_t end;
 	int e = segment_walk(seg_fd, g, from, UINT64_MAX, rebuild_record, &b, &end, err);
-	if (e == -EBADMSG && truncate_tail && end >= keep)
+	if (e == -EBADMSG && truncate_tail)
 		e = 0;
-	else if (e == -EBADMSG && truncate_tail)
-		err_prefix(err, EBADMSG, "%s.pcap: left as it is, not cut at the damaged record "
-			   "(the index had accepted what follows): ", relpath);
 	if (e < 0)
 		goto out;
 	if (end < (uint64_t)st.st_size) {
@@ -827,8 +823,7 @@ int segment_recover(int dirfd, const char *relpath, uint64_t segment_id, const s
 	}
 	if (ftruncate(idx_fd, (off_t)idx_end) < 0 || lseek(idx_fd, (off_t)idx_end, SEEK_SET) < 0)
 		return err_set(err, errno, "%s.idx: truncate: %s", relpath, strerror(errno));
-	e = rebuild_tail(dirfd, relpath, seg_fd, idx_fd, covered, &g, m, true, covered, ret_truncated,
-			 err);
+	e = rebuild_tail(dirfd, relpath, seg_fd, idx_fd, covered, &g, m, true, ret_truncated, err);
 	if (e < 0)
 		return e;
 	if (fstat(seg_fd, &st) < 0)
@@ -852,8 +847,7 @@ int segment_recover(int dirfd, const char *relpath, uint64_t segment_id, const s
 		    lseek(idx_fd, INDEX_HDR_LEN, SEEK_SET) < 0)
 			return err_set(err, errno, "%s.idx: rewrite: %s", relpath, strerror(errno));
 		uint64_t cut = 0;
-		e = rebuild_tail(dirfd, relpath, seg_fd, idx_fd, PCAP_GLOBAL_HDR_LEN, &g, m, true, covered,
-				 &cut, err);
+		e = rebuild_tail(dirfd, relpath, seg_fd, idx_fd, PCAP_GLOBAL_HDR_LEN, &g, m, true, &cut, err);
 		*ret_truncated += cut;
 		if (e == 0)
 			e = seal_files(dirfd, relpath, segment_id, seg_fd, idx_fd, durable, ret, err);
@@ -886,8 +880,7 @@ int segment_reindex(int dirfd, const char *relpath, uint64_t segment_id, const s
 	if (e < 0)
 		err_set(err, -e, "%s: write: %s", live, strerror(-e));
 	if (e == 0)
-		e = rebuild_tail(dirfd, relpath, seg_fd, idx_fd, PCAP_GLOBAL_HDR_LEN, &g, m, false, 0, NULL,
-				 err);
+		e = rebuild_tail(dirfd, relpath, seg_fd, idx_fd, PCAP_GLOBAL_HDR_LEN, &g, m, false, NULL, err);
 	if (e == 0)
 		e = seal_files(dirfd, relpath, segment_id, seg_fd, idx_fd, durable, ret, err);
 	unlinkat(dirfd, live, 0);

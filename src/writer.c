@@ -18,6 +18,7 @@ struct writer {
 	struct segment_writer *cur;
 	struct segment cur_row;
 	int64_t period_start, period_end; /* aligned period of the open segment */
+	int64_t accept_from;		  /* its first timestamp: period_start less late_ns */
 
 	struct writer_stats st;
 };
@@ -94,6 +95,7 @@ static int open_segment(struct writer *w, uint32_t linktype, int64_t ts, struct 
 	int64_t p = sp->cfg.segment_ns;
 	w->period_start = floor_div(ts, p) * p;
 	w->period_end = w->period_start + p;
+	w->accept_from = w->period_start - late_ns(w);
 	w->cur_row = (struct segment){
 		.interface_id = w->iface_id,
 		.linktype = linktype,
@@ -103,8 +105,8 @@ static int open_segment(struct writer *w, uint32_t linktype, int64_t ts, struct 
 		/* While open, the row spans the whole period and the late packets it may take:
 		 * readers select open segments by t_first, and every packet of this segment is in
 		 * [period_start - late, period_end). */
-		.t_first = w->period_start - late_ns(w),
-		.t_last = w->period_start - late_ns(w),
+		.t_first = w->accept_from,
+		.t_last = w->accept_from,
 		.import_id = w->o.import_id,
 	};
 	snprintf(w->cur_row.interface, sizeof(w->cur_row.interface), "%s", w->iface);
@@ -190,7 +192,7 @@ static int write_rec(struct writer *w, uint32_t linktype, int64_t ts_ns, uint32_
 	 * late_ns, whatever the clock did: a packet stamped outside that (also one from before
 	 * it, after a step back) starts a new segment, so that no window ever misses a segment
 	 * that holds some of its packets. */
-	if (_unlikely_(!w->cur || ts_ns >= w->period_end || ts_ns < w->period_start - late_ns(w) ||
+	if (_unlikely_(!w->cur || ts_ns >= w->period_end || ts_ns < w->accept_from ||
 		       !segment_writer_fits(w->cur, caplen) || linktype != w->cur_row.linktype)) {
 		if ((e = writer_rotate(w, err)) < 0)
 			return e;
