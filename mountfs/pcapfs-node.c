@@ -77,11 +77,57 @@ uint64_t node_get(struct pcapfs *fs, int64_t dev, const struct window *w, bool c
 		pthread_mutex_unlock(&fs->node_lock);
 		return 0;
 	}
-	*n = (struct wnode){.ino = ino, .device_id = dev, .w = *w, .nlookup = count ? 1 : 0};
+	*n = (struct wnode){.ino = ino, .base = ino, .device_id = dev, .w = *w, .nlookup = count ? 1 : 0};
 	n->next = fs->nodes[ino % WNODE_BUCKETS];
 	fs->nodes[ino % WNODE_BUCKETS] = n;
 	fs->n_nodes++;
 	pthread_mutex_unlock(&fs->node_lock);
+	return ino;
+}
+
+static int64_t plan_mtime(const struct plan *p, const struct window *w)
+{
+	return p->packets ? p->t_last : w->end_ns;
+}
+
+static void evict_snaps_locked(struct pcapfs *fs, struct wnode *keep);
+
+/* The snapshot node of window (dev, w), whose own id is base, for snapshot s (taken over):
+ * a live one of the same content with one more reference, or a new one. 0 when the table
+ * is full. */
+static uint64_t node_snap_get(struct pcapfs *fs, uint64_t base, int64_t dev, const struct window *w,
+			      struct snap *s)
+{
+	uint64_t digest = plan_digest(s->plan), ino = 0;
+	pthread_mutex_lock(&fs->node_lock);
+	struct wnode *n;
+	for (n = fs->by_base[base % WNODE_BUCKETS]; n; n = n->next_base)
+		if (n->base == base && n->device_id == dev && n->w.start_ns == w->start_ns &&
+		    n->w.end_ns == w->end_ns && n->digest == digest)
+			break;
+	if (!n && fs->n_nodes < fs->max_nodes && (n = calloc(1, sizeof(*n)))) {
+		uint64_t seq = ++fs->snap_seq & ((UINT64_C(1) << 56) - 1);
+		*n = (struct wnode){.ino = NODE_SNAP << 56 | seq, .base = base, .device_id = dev,
+				    .w = *w, .snapshot = true, .digest = digest,
+				    .size = s->plan->size, .mtime_ns = plan_mtime(s->plan, w)};
+		n->next = fs->nodes[n->ino % WNODE_BUCKETS];
+		fs->nodes[n->ino % WNODE_BUCKETS] = n;
+		n->next_base = fs->by_base[base % WNODE_BUCKETS];
+		fs->by_base[base % WNODE_BUCKETS] = n;
+		fs->n_nodes++;
+	}
+	if (n) {
+		n->nlookup++;
+		ino = n->ino;
+		if (!n->snap) {
+			n->snap = s;
+			s = NULL;
+			if (++fs->n_snaps > SNAP_HELD_MAX)
+				evict_snaps_locked(fs, n);
+		}
+	}
+	pthread_mutex_unlock(&fs->node_lock);
+	snap_unref(s);
 	return ino;
 }
 
@@ -96,8 +142,15 @@ void node_forget(struct pcapfs *fs, uint64_t ino, uint64_t nlookup)
 		n->nlookup = n->nlookup > nlookup ? n->nlookup - nlookup : 0;
 		if (n->nlookup == 0) {
 			/* The kernel holds no reference: nothing can name this node until the next
-			 * LOOKUP, which creates it again (same id). Open files keep their snapshots. */
+			 * LOOKUP, which creates a window's own node again (same id). Open files keep
+			 * their snapshots. */
 			*pp = n->next;
+			if (n->snapshot) {
+				struct wnode **bp = &fs->by_base[n->base % WNODE_BUCKETS];
+				while (*bp != n)
+					bp = &(*bp)->next_base;
+				*bp = n->next_base;
+			}
 			fs->n_nodes--;
 			old = n->snap;
 			if (old)
@@ -109,13 +162,14 @@ void node_forget(struct pcapfs *fs, uint64_t ino, uint64_t nlookup)
 	snap_unref(old);
 }
 
-bool node_lookup(struct pcapfs *fs, uint64_t ino, int64_t *dev, struct window *w)
+bool node_lookup(struct pcapfs *fs, uint64_t ino, int64_t *dev, struct window *w, uint64_t *base)
 {
 	pthread_mutex_lock(&fs->node_lock);
 	struct wnode *n = node_find_locked(fs, ino);
 	if (n) {
 		*dev = n->device_id;
 		*w = n->w;
+		*base = n->base;
 	}
 	pthread_mutex_unlock(&fs->node_lock);
 	if (n)
@@ -125,6 +179,7 @@ bool node_lookup(struct pcapfs *fs, uint64_t ino, int64_t *dev, struct window *w
 		*dev = (int64_t)((ino >> 24) & 0xffffffff);
 		w->start_ns = (int64_t)(ino & 0xffffff) * 3600 * NS_PER_SEC;
 		w->end_ns = w->start_ns + 3600 * NS_PER_SEC;
+		*base = ino;
 		return true;
 	}
 	return false;
@@ -141,6 +196,7 @@ void pcapfs_nodes_free(struct pcapfs *fs)
 			n = next;
 		}
 		fs->nodes[b] = NULL;
+		fs->by_base[b] = NULL;
 	}
 }
 
@@ -566,9 +622,9 @@ void file_attr(uint64_t ino, uint64_t size, int64_t mtime_ns, struct stat *st)
 	st->st_ctim = st->st_atim = st->st_mtim;
 }
 
-/* Drop the snapshots held by every node but keep: they were for lookups whose opens have
- * come (or will not). Open files keep their own references. O(nodes); runs once every
- * SNAP_HELD_MAX snapshots. */
+/* Drop the plans held by every snapshot node but keep: an open of one builds it again.
+ * Open files keep their own references. O(nodes); runs once every SNAP_HELD_MAX
+ * snapshots. */
 static void evict_snaps_locked(struct pcapfs *fs, struct wnode *keep)
 {
 	for (size_t b = 0; b < WNODE_BUCKETS; b++)
@@ -580,50 +636,47 @@ static void evict_snaps_locked(struct pcapfs *fs, struct wnode *keep)
 			}
 }
 
-/* Mark a node's window final: size and time kept, and the snapshot a LOOKUP of it made while
- * it was still growing let go (returned, for snap_unref outside the lock). An open serves
- * that snapshot when there is one, and it may be older than the final size the kernel is
- * now told: a window that grew until a moment ago would be served cut short. */
-static struct snap *node_final_locked(struct pcapfs *fs, struct wnode *n, int64_t gen,
-				      uint64_t size, int64_t mtime_ns)
+/* Mark a window's own node final: its size and time kept, valid while the content
+ * generation is gen. */
+static void node_final_locked(struct wnode *n, int64_t gen, uint64_t size, int64_t mtime_ns)
 {
 	n->attr_known = true;
 	n->attr_gen = gen;
 	n->size = size;
 	n->mtime_ns = mtime_ns;
-	struct snap *old = n->snap;
-	n->snap = NULL;
-	if (old)
-		fs->n_snaps--;
-	return old;
 }
 
-static bool cache_key_eq(const struct cache_key *a, const struct cache_key *b)
+/* Do open files read content other than (size, mtime) through the node's page cache? */
+static bool cache_busy_locked(const struct wnode *n, uint64_t size, int64_t mtime_ns)
 {
-	return a->size == b->size && a->last_ns == b->last_ns;
+	return n->cache_opens > 0 && (n->cache.size != size || n->cache.mtime_ns != mtime_ns);
 }
 
-/* Opens of different contents must not share the page cache, nor its one size: a reader
- * would get the other's bytes, or its own cut at the other's end or padded with zeros up to
- * it. A window still growing changes under its open files with every lookup (a stat, a
- * listing): its opens bypass the cache (direct_io) and each reads its own snapshot to its own
- * end. A final window reads through it; pages of the same final content are kept across
- * opens (same size and last packet: what the content watcher compares too, and it drops the
- * kernel's pages of a window that changes), others dropped at the first open, and while
- * files of one content are open, an open of another bypasses it. */
+/* Opens of different contents must not share a node: its page cache, nor its one size: a
+ * reader would get the other's bytes, or its own cut at the other's end or padded with
+ * zeros up to it. A snapshot node stands for one content, so every open of it keeps the
+ * pages. A window's own node stands for its final content; pages of the same final content
+ * are kept across opens (same size and last packet: what the content watcher compares too,
+ * and it drops the kernel's pages of a window that changes), others dropped at the first
+ * open; while files of one content are open, an open of another is stale (its lookup gets a
+ * snapshot node: window_entry). */
 enum cache_use node_cache_open(struct pcapfs *fs, uint64_t ino, const struct snap *s)
 {
-	if (!s->immutable)
-		return CACHE_BYPASS;
-	struct cache_key k = {.size = s->plan->size, .last_ns = s->plan->packets ? s->plan->t_last : 0};
-	enum cache_use u = CACHE_BYPASS;
+	enum cache_use u = CACHE_STALE;
 	pthread_mutex_lock(&fs->node_lock);
 	struct wnode *n = node_find_locked(fs, ino);
-	if (n && (n->cache_opens == 0 || cache_key_eq(&n->cache, &k))) {
-		u = n->cache_valid && cache_key_eq(&n->cache, &k) ? CACHE_KEEP : CACHE_FRESH;
-		n->cache = k;
-		n->cache_valid = true;
-		n->cache_opens++;
+	if (n && n->snapshot) {
+		u = CACHE_KEEP;
+	} else if (n) {
+		struct cache_key k = {.size = s->plan->size, .mtime_ns = plan_mtime(s->plan, &n->w)};
+		if (!cache_busy_locked(n, k.size, k.mtime_ns)) {
+			bool same = n->cache_valid && n->cache.size == k.size &&
+				    n->cache.mtime_ns == k.mtime_ns;
+			u = same ? CACHE_KEEP : CACHE_FRESH;
+			n->cache = k;
+			n->cache_valid = true;
+			n->cache_opens++;
+		}
 	}
 	pthread_mutex_unlock(&fs->node_lock);
 	return u;
@@ -633,9 +686,22 @@ void node_cache_close(struct pcapfs *fs, uint64_t ino)
 {
 	pthread_mutex_lock(&fs->node_lock);
 	struct wnode *n = node_find_locked(fs, ino);
-	if (n && n->cache_opens > 0)
+	if (n && !n->snapshot && n->cache_opens > 0)
 		n->cache_opens--;
 	pthread_mutex_unlock(&fs->node_lock);
+}
+
+bool node_cache_attr(struct pcapfs *fs, uint64_t ino, uint64_t *size, int64_t *mtime_ns)
+{
+	pthread_mutex_lock(&fs->node_lock);
+	struct wnode *n = node_find_locked(fs, ino);
+	bool open = n && !n->snapshot && n->cache_opens > 0;
+	if (open) {
+		*size = n->cache.size;
+		*mtime_ns = n->cache.mtime_ns;
+	}
+	pthread_mutex_unlock(&fs->node_lock);
+	return open;
 }
 
 /* Did a window ending at end_ns end long enough ago that nothing more can arrive in it from
@@ -687,17 +753,17 @@ static int build_snap(struct pcapfs *fs, int64_t dev, const struct window *w, st
 	return 0;
 }
 
-/* Attributes of a window: final ones from the node when it cannot change any more; else a
- * fresh snapshot, kept on the node for the open that follows (the size the kernel is told
- * and the bytes served then agree). */
+/* Attributes of a window: final ones from the node when it cannot change any more (or a
+ * snapshot node's, which never change); else those of a fresh snapshot, handed to the
+ * caller for a snapshot node when it asks. */
 int window_attr(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct window *w,
-		       struct stat *st, bool *immutable)
+		struct stat *st, bool *immutable, struct snap **ret_snap)
 {
 	int64_t gen = atomic_load(&fs->content_gen);
 	pthread_mutex_lock(&fs->node_lock);
 	struct wnode *n = node_find_locked(fs, ino);
-	if (n && n->attr_known && n->attr_gen == gen) {
-		file_attr(ino, n->size, n->mtime_ns, st);
+	if (n && (n->snapshot || (n->attr_known && n->attr_gen == gen))) {
+		file_attr(n->base, n->size, n->mtime_ns, st);
 		pthread_mutex_unlock(&fs->node_lock);
 		*immutable = true;
 		return 0;
@@ -719,20 +785,20 @@ int window_attr(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct windo
 		if (settled) {
 			uint64_t size = PCAP_GLOBAL_HDR_LEN + t.bytes;
 			int64_t mtime = t.packets ? t.t_last : w->end_ns;
-			file_attr(ino, size, mtime, st);
-			/* Cached only if the catalogue did not change while it was summed; checked
+			/* Final only if the catalogue did not change while it was summed; checked
 			 * under node_lock, which the watcher holds when it moves the generation and
 			 * scans the cached nodes, so a change is either seen here or sees this
 			 * node. */
 			pthread_mutex_lock(&fs->node_lock);
 			*immutable = atomic_load(&fs->content_gen) == gen;
 			n = node_find_locked(fs, ino);
-			struct snap *old = NULL;
 			if (n && *immutable)
-				old = node_final_locked(fs, n, gen, size, mtime);
+				node_final_locked(n, gen, size, mtime);
 			pthread_mutex_unlock(&fs->node_lock);
-			snap_unref(old);
-			return 0;
+			if (*immutable) {
+				file_attr(ino, size, mtime, st);
+				return 0;
+			}
 		}
 	}
 
@@ -741,29 +807,57 @@ int window_attr(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct windo
 	if (e < 0)
 		return e;
 	uint64_t size = s->plan->size;
-	int64_t mtime = s->plan->packets ? s->plan->t_last : w->end_ns;
+	int64_t mtime = plan_mtime(s->plan, w);
 	file_attr(ino, size, mtime, st);
-	struct snap *old = NULL;
 	pthread_mutex_lock(&fs->node_lock);
 	if (atomic_load(&fs->content_gen) != s->gen)
 		s->immutable = false; /* changed meanwhile (see above) */
 	*immutable = s->immutable;
 	n = node_find_locked(fs, ino);
-	if (n && s->immutable) {
-		old = node_final_locked(fs, n, s->gen, size, mtime);
-	} else if (n) {
-		old = n->snap;
-		n->snap = s;
-		s = NULL; /* the node holds it now */
-		if (!old)
-			fs->n_snaps++;
-		if (fs->n_snaps > SNAP_HELD_MAX)
-			evict_snaps_locked(fs, n);
-	}
+	if (n && s->immutable)
+		node_final_locked(n, s->gen, size, mtime);
 	pthread_mutex_unlock(&fs->node_lock);
-	snap_unref(old);
+	if (!s->immutable && ret_snap) {
+		*ret_snap = s;
+		return 0;
+	}
 	snap_unref(s);
 	return 0;
+}
+
+int window_entry(struct pcapfs *fs, int64_t dev, const struct window *w,
+		 struct fuse_entry_param *ep, bool *immutable)
+{
+	uint64_t ino = node_get(fs, dev, w, true);
+	if (!ino)
+		return -ENOMEM;
+	struct snap *s = NULL;
+	int e = window_attr(fs, ino, dev, w, &ep->attr, immutable, &s);
+	if (e == 0 && *immutable) {
+		/* Final, but files still open read other bytes through the node's page cache:
+		 * this content goes to a snapshot node of its own. */
+		pthread_mutex_lock(&fs->node_lock);
+		struct wnode *n = node_find_locked(fs, ino);
+		bool busy = n && cache_busy_locked(n, (uint64_t)ep->attr.st_size,
+						   (int64_t)ep->attr.st_mtim.tv_sec * NS_PER_SEC +
+							   ep->attr.st_mtim.tv_nsec);
+		pthread_mutex_unlock(&fs->node_lock);
+		if (busy) {
+			*immutable = false;
+			e = build_snap(fs, dev, w, &s);
+		}
+	}
+	if (e < 0 || !s) {
+		if (e < 0)
+			node_forget(fs, ino, 1);
+		ep->ino = ino;
+		return e;
+	}
+	/* The kernel gets the snapshot's node instead of the window's own. */
+	node_forget(fs, ino, 1);
+	file_attr(ino, s->plan->size, plan_mtime(s->plan, w), &ep->attr);
+	ep->ino = node_snap_get(fs, ino, dev, w, s);
+	return ep->ino ? 0 : -ENOMEM;
 }
 
 int device_hours_final(struct pcapfs *fs, int64_t dev, struct device_hour **ret, size_t *ret_n,
@@ -797,25 +891,30 @@ int device_hours_final(struct pcapfs *fs, int64_t dev, struct device_hour **ret,
 bool node_set_final(struct pcapfs *fs, uint64_t ino, uint64_t size, int64_t mtime_ns, int64_t gen)
 {
 	bool ok = false;
-	struct snap *old = NULL;
 	pthread_mutex_lock(&fs->node_lock);
 	struct wnode *n = node_find_locked(fs, ino);
 	/* Under node_lock, as in window_attr: a change of generation is either seen here or
-	 * sees this node. */
-	if (n && atomic_load(&fs->content_gen) == gen) {
-		old = node_final_locked(fs, n, gen, size, mtime_ns);
+	 * sees this node. Not while open files read other bytes through its page cache: the
+	 * kernel would take the new size for theirs. */
+	if (n && !n->snapshot && atomic_load(&fs->content_gen) == gen &&
+	    !cache_busy_locked(n, size, mtime_ns)) {
+		node_final_locked(n, gen, size, mtime_ns);
 		ok = true;
 	}
 	pthread_mutex_unlock(&fs->node_lock);
-	snap_unref(old);
 	return ok;
 }
 
-/* The snapshot an open serves: the one the last lookup of a growing window built, or a new
- * one (a window that cannot change gives the same bytes whenever it is built). */
+/* The snapshot an open serves. A snapshot node's: the plan it holds, or one built again
+ * with the same digest. A window's own node's: its final content, built again (a window
+ * that cannot change gives the same bytes whenever it is built), and only when the kernel
+ * was told its final size: otherwise the kernel's attributes of the node may be out of
+ * date, and ESTALE makes it look the name up again (the VFS retries an open once with
+ * LOOKUP_REVAL), getting final attributes or a snapshot node. */
 int window_open_snap(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct window *w,
-			    struct snap **ret)
+		     struct snap **ret)
 {
+	*ret = NULL;
 	pthread_mutex_lock(&fs->node_lock);
 	struct wnode *n = node_find_locked(fs, ino);
 	if (n && n->snap) {
@@ -825,58 +924,64 @@ int window_open_snap(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct 
 		*ret = s;
 		return 0;
 	}
-	bool known = n && n->attr_known;
-	uint64_t size = known ? n->size : 0;
-	int64_t known_gen = known ? n->attr_gen : 0;
+	bool snapshot = n && n->snapshot, known = n && n->attr_known;
+	uint64_t digest = snapshot ? n->digest : 0, size = known ? n->size : 0;
+	int64_t mtime = known ? n->mtime_ns : 0, known_gen = known ? n->attr_gen : 0;
 	pthread_mutex_unlock(&fs->node_lock);
-	int e = build_snap(fs, dev, w, ret);
-	/* A disagreement is damage only while the catalogue is unchanged since the size was
-	 * taken; otherwise the watcher is about to drop the kernel's stale size. */
-	bool damaged = false;
-	if (e == 0 && known && (*ret)->plan->size != size && (*ret)->gen == known_gen) {
-		/* The watcher's generation lags the catalogue by up to a second: asked directly,
-		 * a catalogue that changed since (an import began) explains the difference. */
-		pthread_mutex_lock(&fs->cat_lock);
-		damaged = catalogue_settled(fs, known_gen);
-		pthread_mutex_unlock(&fs->cat_lock);
+	if (!snapshot && !known)
+		return -ESTALE;
+	struct snap *s;
+	int e = build_snap(fs, dev, w, &s);
+	if (e < 0)
+		return e;
+	if (snapshot) {
+		if (plan_digest(s->plan) != digest) {
+			snap_unref(s);
+			return -ESTALE; /* grown since: the next lookup gets a new snapshot node */
+		}
+		*ret = s;
+		__atomic_add_fetch(&s->refs, 1, __ATOMIC_ACQ_REL);
+		pthread_mutex_lock(&fs->node_lock);
+		n = node_find_locked(fs, ino);
+		if (n && !n->snap) { /* for the next open too */
+			n->snap = s;
+			s = NULL;
+			if (++fs->n_snaps > SNAP_HELD_MAX)
+				evict_snaps_locked(fs, n);
+		}
+		pthread_mutex_unlock(&fs->node_lock);
+		snap_unref(s);
+		return 0;
+	}
+	if (s->plan->size != size || plan_mtime(s->plan, w) != mtime) {
+		/* A disagreement is damage only while the catalogue is unchanged since the size
+		 * was taken; otherwise the watcher is about to drop the kernel's stale size. The
+		 * watcher's generation lags the catalogue by up to a second: asked directly, a
+		 * catalogue that changed since (an import began) explains the difference. */
+		bool damaged = false;
+		uint64_t built = s->plan->size;
+		if (s->gen == known_gen) {
+			pthread_mutex_lock(&fs->cat_lock);
+			damaged = catalogue_settled(fs, known_gen);
+			pthread_mutex_unlock(&fs->cat_lock);
+		}
+		snap_unref(s);
 		if (!damaged) {
-			/* The kernel holds the old size: ESTALE makes it look the name up again
-			 * (the VFS retries an open once with LOOKUP_REVAL), this time afresh. */
 			pthread_mutex_lock(&fs->node_lock);
 			n = node_find_locked(fs, ino);
-			if (n && n->attr_known && n->size == size)
+			if (n && n->attr_known && n->size == size && n->mtime_ns == mtime)
 				n->attr_known = false;
 			pthread_mutex_unlock(&fs->node_lock);
-			snap_unref(*ret);
-			*ret = NULL;
 			return -ESTALE;
 		}
-	}
-	if (damaged) {
 		/* The kernel was told another size: serving this would cut or pad the file. */
 		pcapfs_log("device %" PRId64 ": the catalogue's summaries (%" PRIu64 " bytes) disagree "
 			   "with the index (%" PRIu64 " bytes); run pcapfsctl verify and reindex",
-			   dev, size, (*ret)->plan->size);
-		snap_unref(*ret);
-		*ret = NULL; /* the caller's error path unrefs what it holds */
+			   dev, size, built);
 		return -EIO;
 	}
-	if (e == 0 && (*ret)->immutable) {
-		/* Served with keep_cache: the kernel keeps this file's pages across opens. The node
-		 * keeps the size too, so that the watcher revalidates it and drops those pages if
-		 * the window changes after all; without a node (or after a change) no keep_cache. */
-		struct snap *s = *ret, *old = NULL;
-		pthread_mutex_lock(&fs->node_lock);
-		n = node_find_locked(fs, ino);
-		if (!n || atomic_load(&fs->content_gen) != s->gen)
-			s->immutable = false;
-		else if (!n->attr_known)
-			old = node_final_locked(fs, n, s->gen, s->plan->size,
-						s->plan->packets ? s->plan->t_last : w->end_ns);
-		pthread_mutex_unlock(&fs->node_lock);
-		snap_unref(old);
-	}
-	return e;
+	*ret = s;
+	return 0;
 }
 
 

@@ -381,29 +381,25 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			fuse_reply_err(req, -e);
 			return;
 		}
-		uint64_t ino = node_get(fs, dev, &w, true);
-		if (!ino) {
-			fuse_reply_err(req, ENOMEM);
-			return;
-		}
-		struct fuse_entry_param ep = {.ino = ino};
+		struct fuse_entry_param ep = {0};
 		bool imm;
-		e = window_attr(fs, ino, dev, &w, &ep.attr, &imm);
+		e = window_entry(fs, dev, &w, &ep, &imm);
 		if (e < 0) {
-			node_forget(fs, ino, 1);
 			fuse_reply_err(req, -e);
 			return;
 		}
-		ep.attr_timeout = imm ? fs->cache_timeout : 0;
-		/* Only under its canonical name may the kernel keep the entry: the one the content
-		 * watcher drops when the window changes after all. */
+		/* A snapshot node's attributes never change either, but its entry has to go at
+		 * once: the next walk to the name gets the content as of then. A window's own
+		 * node keeps its entry only under its canonical name: the one the content watcher
+		 * drops when the window changes after all. */
+		ep.attr_timeout = fs->cache_timeout;
 		char canon[WINDOW_NAME_BUF];
 		ep.entry_timeout = imm && window_format(&w, canon, sizeof(canon)) > 0 &&
 						   strcmp(name, canon) == 0
 					   ? fs->cache_timeout
 					   : 0;
 		if (fuse_reply_entry(req, &ep) != 0)
-			node_forget(fs, ino, 1); /* the kernel did not take the reference */
+			node_forget(fs, ep.ino, 1); /* the kernel did not take the reference */
 		return;
 	}
 	fuse_reply_err(req, ENOTDIR);
@@ -447,6 +443,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	}
 	int64_t dev, id;
 	struct window w;
+	uint64_t base;
 	if (NODE_TYPE(ino) == NODE_DEVICE) {
 		dev = (int64_t)(ino & ((UINT64_C(1) << 56) - 1));
 		int e = check_device(fs, req, NULL, dev, &id);
@@ -458,39 +455,34 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_attr(req, &st, 0);
 		return;
 	}
-	if (!node_lookup(fs, ino, &dev, &w)) {
+	if (!node_lookup(fs, ino, &dev, &w, &base)) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	/* fstat of an open file: the size of what this open serves, not of a newer snapshot
-	 * (cp sizes its copy from it). */
+	/* fstat of an open file: the size of what this open serves (cp sizes its copy from
+	 * it). */
 	if (fi && fi->fh) {
 		const struct ofile *of = (const struct ofile *)(uintptr_t)fi->fh;
 		const struct plan *p = of->snap->plan;
-		file_attr(ino, p->size, p->packets ? p->t_last : w.end_ns, &st);
-		fuse_reply_attr(req, &st, of->snap->immutable ? fs->cache_timeout : 0);
+		file_attr(base, p->size, p->packets ? p->t_last : w.end_ns, &st);
+		fuse_reply_attr(req, &st, of->snap->immutable || base != ino ? fs->cache_timeout : 0);
 		return;
 	}
 	struct access_info ai;
 	int e = check_window_info(fs, req, dev, &w, &id, &ai);
 	bool imm;
-	/* GETATTR without a path walk (fstat, the kernel checking EOF) answers from the
-	 * snapshot the node holds, the one the latest open serves: a file's size does not move
-	 * under its reader. Fresh data comes with the next lookup. */
-	if (e == 0) {
-		pthread_mutex_lock(&fs->node_lock);
-		struct wnode *n = node_find_locked(fs, ino);
-		if (n && n->snap) {
-			const struct plan *p = n->snap->plan;
-			file_attr(ino, p->size, p->packets ? p->t_last : w.end_ns, &st);
-			pthread_mutex_unlock(&fs->node_lock);
-			fuse_reply_attr(req, &st, 0);
-			return;
-		}
-		pthread_mutex_unlock(&fs->node_lock);
+	/* Without an open file (the kernel refreshing the attributes of a node): while files
+	 * are open through a window's own node, the size of what they read, which does not
+	 * move under them. Fresh data comes with the next lookup. */
+	uint64_t size;
+	int64_t mtime;
+	if (e == 0 && node_cache_attr(fs, ino, &size, &mtime)) {
+		file_attr(base, size, mtime, &st);
+		fuse_reply_attr(req, &st, 0);
+		return;
 	}
 	if (e == 0)
-		e = window_attr(fs, ino, dev, &w, &st, &imm);
+		e = window_attr(fs, ino, dev, &w, &st, &imm, NULL);
 	if (e < 0) {
 		fuse_reply_err(req, -e);
 		return;
@@ -724,12 +716,15 @@ static void reply_listing(fuse_req_t req, struct fuse_file_info *fi, size_t size
 			continue;
 		}
 		uint64_t node = it->final && current && n_refs < max_refs ? node_get(fs, b->dev, &it->w, true) : 0;
+		if (node && !node_set_final(fs, node, it->size, it->mtime_ns, b->gen)) {
+			node_forget(fs, node, 1); /* changed meanwhile: looked up when needed */
+			node = 0;
+		}
 		if (node) {
 			refs[n_refs++] = node;
 			e.ino = node;
 			file_attr(node, it->size, it->mtime_ns, &e.attr);
-			if (node_set_final(fs, node, it->size, it->mtime_ns, b->gen))
-				e.attr_timeout = e.entry_timeout = fs->cache_timeout;
+			e.attr_timeout = e.entry_timeout = fs->cache_timeout;
 		}
 		fuse_add_direntry_plus(req, buf + used, need, it->name, &e, (off_t)(i + 1));
 		used += need;
@@ -830,7 +825,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	int64_t dev, id;
 	struct window w;
-	if (!node_lookup(fs, ino, &dev, &w)) {
+	uint64_t base;
+	if (!node_lookup(fs, ino, &dev, &w, &base)) {
 		fuse_reply_err(req, NODE_TYPE(ino) == NODE_DEVICE ? EISDIR : ENOENT);
 		return;
 	}
@@ -849,6 +845,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * (EIO, logged) was never open. */
 	struct ofile *of = ofile_new(ctx, &ai, 0);
 	e = of ? window_open_snap(fs, ino, dev, &w, &of->snap) : -ENOMEM;
+	enum cache_use cu = e == 0 ? node_cache_open(fs, ino, of->snap) : CACHE_STALE;
+	if (e == 0 && cu == CACHE_STALE)
+		e = -ESTALE;
 	/* No record, no open (audit=required). */
 	struct audit_event ev = {.op = "open", .uid = ctx->uid, .gid = ctx->gid, .pid = ctx->pid,
 				 .user = ai.user, .device = ai.device, .window = wname,
@@ -856,6 +855,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (e == 0)
 		e = audit_access(fs, &ev);
 	if (e < 0) {
+		if (cu != CACHE_STALE)
+			node_cache_close(fs, ino);
 		if (of)
 			snap_unref(of->snap);
 		free(of);
@@ -866,11 +867,11 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	snprintf(of->device, sizeof(of->device), "%s", ai.device);
 	snprintf(of->window, sizeof(of->window), "%s", wname);
 	fi->fh = (uint64_t)(uintptr_t)of;
-	enum cache_use cu = node_cache_open(fs, ino, of->snap);
 	of->ino = ino;
-	of->cached = cu != CACHE_BYPASS;
+	of->cached = true;
+	/* Never direct_io: a node stands for one content, so its page cache serves every open
+	 * of it (node_cache_open). */
 	fi->keep_cache = cu == CACHE_KEEP;
-	fi->direct_io = cu == CACHE_BYPASS;
 	ofile_list(fs, of);
 	if (fuse_reply_open(req, fi) != 0)
 		ofile_close(fs, of, "not served: the open was interrupted");

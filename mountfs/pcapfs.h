@@ -8,7 +8,14 @@
  *   NODE_WINDOW << 56 | 56-bit hash of (device, start, end) any other window; collisions
  *                                                          probe the next value
  *   4 /audit, NODE_AUDIT_DAY << 56 | days since the epoch  /audit/<YYYY-MM-DD>.csv
- * Generation is always 0. */
+ * Generation is always 0.
+ *
+ * The kernel keeps one page cache and one size per node, so a node may only ever stand for
+ * one content. A window whose content is final is its own node. A window that can still
+ * grow is looked up as a snapshot node, NODE_SNAP << 56 | a sequence number: the content as
+ * of that lookup, which never changes; the next lookup after the window grew gets another
+ * one. Its st_ino is still the window's own id. So is a final window whose node open files
+ * still read with other content (the catalogue changed under them). */
 #pragma once
 
 #define FUSE_USE_VERSION 312
@@ -33,6 +40,7 @@
 #define NODE_HOUR UINT64_C(2)
 #define NODE_WINDOW UINT64_C(3)
 #define NODE_AUDIT_DAY UINT64_C(4)
+#define NODE_SNAP UINT64_C(5)
 #define NODE_TYPE(ino) ((ino) >> 56)
 
 /* A read plan shared by the attributes the kernel was last given and the opens that
@@ -46,14 +54,21 @@ struct snap {
 
 struct wnode {
 	uint64_t ino;
+	uint64_t base; /* the window's own id: ino, or the one a snapshot node stands for */
 	int64_t device_id;
 	struct window w;
-	/* A window that can still grow keeps the snapshot its attributes came from, for the
-	 * open that follows; one that cannot keeps only its size and time, so that no segment
-	 * stays open for a file nobody reads. */
+	/* A snapshot node: the content it stands for (plan_digest), its size and time below,
+	 * and the plan, kept for the opens that follow its lookup while at most SNAP_HELD_MAX
+	 * nodes hold one (an open of one that let it go builds it again, and serves it if the
+	 * digest is the same). */
+	bool snapshot;
+	uint64_t digest;
 	struct snap *snap;
-	bool attr_known; /* immutable: size and mtime below are final... */
-	int64_t attr_gen; /* ...while the catalogue's content generation is still this */
+	struct wnode *next_base; /* in fs->by_base: the snapshot nodes of one window */
+	/* A window's own node: its final size and time, once known, valid while the
+	 * catalogue's content generation is attr_gen. */
+	bool attr_known;
+	int64_t attr_gen;
 	uint64_t size;
 	int64_t mtime_ns;
 	uint64_t nlookup; /* the kernel's references (LOOKUP replies less FORGETs) */
@@ -61,7 +76,7 @@ struct wnode {
 	 * files read through it (node_cache_open). */
 	struct cache_key {
 		uint64_t size;
-		int64_t last_ns; /* the last packet's time, 0 for none */
+		int64_t mtime_ns; /* the last packet's time, the window's end for none */
 	} cache;
 	bool cache_valid; /* cache names the content of pages the kernel may hold */
 	unsigned cache_opens; /* open files reading through the page cache */
@@ -79,7 +94,7 @@ struct wnode {
 #define WNODE_BUCKETS 4096
 #define SPLICE_RUNS_MAX 64 /* a read reply in more stretches than this is copied */
 #define WNODE_MAX_DEFAULT 1000000 /* window nodes the kernel may reference at once */
-/* A growing window's snapshot only has to live from a lookup to the open that follows. */
+/* Snapshot nodes holding their plans (segment files open) at once. */
 #define SNAP_HELD_MAX 64
 
 struct pcapfs {
@@ -92,8 +107,10 @@ struct pcapfs {
 	pthread_mutex_t cat_lock; /* the catalogue handle is used by one thread at a time */
 	pthread_mutex_t node_lock;
 	struct wnode *nodes[WNODE_BUCKETS];
+	struct wnode *by_base[WNODE_BUCKETS]; /* snapshot nodes, by the window's own id */
 	size_t n_nodes, max_nodes;
 	size_t n_snaps; /* snapshots held by nodes (each keeps its segments open) */
+	uint64_t snap_seq; /* the last snapshot node's sequence number */
 	struct idcache *ids;
 	struct policy_config pc;
 	struct auditlog *audit;
@@ -176,14 +193,17 @@ void pcapfs_close_open_files(struct pcapfs *fs);
 /* Node of (device, window), created if needed, with count one more kernel reference; 0
  * when the table is full. node_forget gives references back and frees the node at 0. */
 uint64_t node_get(struct pcapfs *fs, int64_t dev, const struct window *w, bool count);
-/* How an open of node ino serving snapshot s may use the kernel's page cache, which is the
- * file's, shared by every open of it: CACHE_KEEP (read through it, keep what it holds: the
- * same bytes), CACHE_FRESH (read through it, drop what it holds first), or CACHE_BYPASS
- * (direct_io: a window still growing, or other opens read other bytes through it). The first
- * two are counted until node_cache_close. */
-enum cache_use { CACHE_BYPASS, CACHE_FRESH, CACHE_KEEP };
+/* How an open of node ino serving snapshot s uses the kernel's page cache, which is the
+ * node's, shared by every open of it: CACHE_KEEP (keep what it holds: the same bytes),
+ * CACHE_FRESH (drop what it holds first), CACHE_STALE (open files read other bytes through
+ * it: the open fails with ESTALE, and the kernel looks the name up again, getting a
+ * snapshot node). A window's own node counts the first two until node_cache_close. */
+enum cache_use { CACHE_STALE, CACHE_FRESH, CACHE_KEEP };
 enum cache_use node_cache_open(struct pcapfs *fs, uint64_t ino, const struct snap *s);
 void node_cache_close(struct pcapfs *fs, uint64_t ino);
+/* The size and time of the content open files read through the page cache of a window's
+ * own node; false when none is open. */
+bool node_cache_attr(struct pcapfs *fs, uint64_t ino, uint64_t *size, int64_t *mtime_ns);
 void node_forget(struct pcapfs *fs, uint64_t ino, uint64_t nlookup);
 /* The hours of a device's listing (catalog_device_hours), whole only where their
  * attributes are final as window_attr would find them; *ret_gen the content generation
@@ -195,8 +215,9 @@ int device_hours_final(struct pcapfs *fs, int64_t dev, struct device_hour **ret,
 bool node_set_final(struct pcapfs *fs, uint64_t ino, uint64_t size, int64_t mtime_ns, int64_t gen);
 /* The id of an hourly window without the table (0 when it has none of that form). */
 uint64_t node_hour_ino(int64_t dev, const struct window *w);
-/* The window of a node id (hourly ids decode without the table). */
-bool node_lookup(struct pcapfs *fs, uint64_t ino, int64_t *dev, struct window *w);
+/* The window of a node id (hourly ids decode without the table), and its own id (ino but
+ * for a snapshot node). */
+bool node_lookup(struct pcapfs *fs, uint64_t ino, int64_t *dev, struct window *w, uint64_t *base);
 struct wnode *node_find_locked(struct pcapfs *fs, uint64_t ino);
 
 struct access_info {
@@ -236,11 +257,18 @@ int audit_day_size(struct pcapfs *fs, int64_t day, uint64_t *ret);
 
 void dir_attr(struct pcapfs *fs, uint64_t ino, struct stat *st);
 void file_attr(uint64_t ino, uint64_t size, int64_t mtime_ns, struct stat *st);
-/* Attributes of a window (final ones when it cannot change, else a fresh snapshot that the
- * node keeps for the open that follows). */
+/* Attributes of node ino of a window: final ones when it cannot change, or a snapshot
+ * node's; else from a fresh snapshot, handed to the caller in *ret_snap when not NULL. */
 int window_attr(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct window *w,
-		struct stat *st, bool *immutable);
-/* The snapshot an open serves (a reference). */
+		struct stat *st, bool *immutable, struct snap **ret_snap);
+/* The node a LOOKUP of a window hands the kernel (with one reference) and its attributes
+ * (ep->ino, ep->attr): the window's own when its content is final, else a snapshot node.
+ * *immutable: the window's own node, final. */
+int window_entry(struct pcapfs *fs, int64_t dev, const struct window *w,
+		 struct fuse_entry_param *ep, bool *immutable);
+/* The snapshot an open of node ino serves (a reference): a snapshot node's, or the final
+ * content of a window's own node. -ESTALE when the kernel's attributes of it may be out of
+ * date (it looks the name up again), -EIO when the catalogue disagrees with the index. */
 int window_open_snap(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct window *w,
 		     struct snap **ret);
 

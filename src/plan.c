@@ -53,6 +53,32 @@ void plan_free(struct plan *p)
 	free(p);
 }
 
+static uint64_t digest_step(uint64_t h, uint64_t v)
+{
+	h ^= v + UINT64_C(0x9e3779b97f4a7c15) + (h << 6) + (h >> 2);
+	h ^= h >> 31;
+	h *= UINT64_C(0xbf58476d1ce4e5b9);
+	return h ^ (h >> 29);
+}
+
+uint64_t plan_digest(const struct plan *p)
+{
+	uint64_t h = digest_step(0, p->size);
+	for (size_t i = 0; i < PCAP_GLOBAL_HDR_LEN; i += 8) {
+		uint64_t v = 0;
+		memcpy(&v, p->header + i, MIN((size_t)8, PCAP_GLOBAL_HDR_LEN - i));
+		h = digest_step(h, v);
+	}
+	for (size_t i = 0; i < p->n_ext; i++) {
+		const struct plan_extent *x = &p->ext[i];
+		h = digest_step(h, x->out_off);
+		h = digest_step(h, (uint64_t)p->segs[x->seg].id);
+		h = digest_step(h, x->seg_off);
+		h = digest_step(h, x->len);
+	}
+	return h;
+}
+
 /* A writer creates the catalogue row, then the segment file, then writes its header, then
  * the index file and its header: a reader can come in between. An open segment whose files
  * are not both there with their headers holds no packet yet. */

@@ -54,6 +54,11 @@ int plan_build(struct spool *sp, int64_t device_id, const struct window *w, size
 	       struct plan **ret, struct errbuf *err);
 void plan_free(struct plan *p);
 
+/* A digest of the bytes a plan serves: its header, and where each stretch of the output
+ * comes from (segment id, offset, length). The records of a segment never change once
+ * written, so two plans with the same digest serve the same bytes. */
+uint64_t plan_digest(const struct plan *p);
+
 /* Copy up to len bytes at off into buf. Returns the count (0 at or past the end) or a
  * negative errno (-EIO when a segment is shorter than its index said). Thread-safe: a plan
  * can be read concurrently. */

@@ -101,10 +101,16 @@ mount_pcapfs() { # OPTIONS
 	for _ in $(seq 1 100); do mountpoint -q "$MNT" && return 0; sleep 0.05; done
 	fail "mount did not appear: $(cat "$T/fs.log")"
 }
-# Unmount and wait for the daemon to end; files still open fail the test.
+# Unmount and wait for the daemon to end; files still open fail the test, and so does a
+# daemon that exits with an error or reports one of the sanitizers' findings (builds with
+# -Db_sanitize).
 umount_pcapfs() {
 	fusermount3 -u "$MNT" || fail "cannot unmount $MNT (files still open?)"
-	wait "$FS_PID" 2>/dev/null || true
+	local rc=0
+	wait "$FS_PID" 2>/dev/null || rc=$?
+	[ $rc -eq 0 ] || fail "pcapfs exited with status $rc: $(tail -5 "$T/fs.log")"
+	! grep -Eq "runtime error:|AddressSanitizer|LeakSanitizer" "$T/fs.log" ||
+		fail "pcapfs: $(grep -E -A5 "runtime error:|AddressSanitizer|LeakSanitizer" "$T/fs.log" | head -20)"
 }
 # For on_exit: unmount whatever is still open, without waiting for it (the daemon goes with
 # the test's other background jobs).

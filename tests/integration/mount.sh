@@ -188,9 +188,11 @@ ctl extract dev-007 20261122T110000Z--20261122T120000Z -o "$T/ref2.pcap"
 cmp "$W2" "$T/ref2.pcap" || fail "a window looked up during the import is served cut short after it"
 pass "growing window: valid snapshot at every open (sizes:$(echo $sizes | tr ' ' '\n' | sort -un | head -5 | tr '\n' ' ')...), complete at the next open"
 
-# Two opens of a growing window at once serve two snapshots, and the kernel keeps one page
-# cache per file: neither may read the other's bytes. Two interfaces grow the same hour, so
-# a later snapshot is not a prefix of an earlier one (packets sort in between).
+# Two opens of a growing window at once serve two snapshots, each through a page cache and a
+# size of its own (a node per snapshot; same st_ino): neither may read the other's bytes.
+# Two interfaces grow the same hour, so a later snapshot is not a prefix of an earlier one
+# (packets sort in between). The file is no direct_io file: a shared mapping of it works
+# and shows the bytes read.
 for k in 1 2; do
 	"$PCAPFS_GEN" --packets 60000 --devices 20 --seed $((50 + k)) --start 1795348800 --duration 3600 \
 		-o "$T/two$k.pcap"
@@ -199,7 +201,7 @@ slow_import "$T/two1.pcap" two1 524288 & imp1=$!
 slow_import "$T/two2.pcap" two2 524288 & imp2=$!
 W="$D/dev-004/20261122T120000Z--20261122T130000Z.pcap"
 /usr/bin/python3 - "$W" "$T/pairs" $imp1 $imp2 <<'PY' || fail "two opens of a growing window: $(cat "$T/pairs.err" 2>/dev/null)"
-import os, sys, time
+import mmap, os, sys, time
 path, out, pids = sys.argv[1], sys.argv[2], sys.argv[3:]
 def running():
     return all(os.path.exists(f'/proc/{p}') for p in pids)
@@ -219,13 +221,17 @@ while running() and len(pairs) < 12:
         continue
     time.sleep(0.3)
     b = os.open(path, os.O_RDONLY)  # a lookup of its own: a later snapshot
-    sa, sb = os.fstat(a).st_size, os.fstat(b).st_size
+    sa, sb = os.fstat(a), os.fstat(b)
     da = read_fd(a)  # through the page cache first...
     db = read_fd(b)  # ...then the other snapshot
+    m = mmap.mmap(a, 0, access=mmap.ACCESS_READ) if sa.st_size else b''
+    if m[:] != da:
+        open(out + '.err', 'w').write('a mapping of the file differs from its bytes read')
+        sys.exit(1)
     os.close(a); os.close(b)
-    # One inode, one size: stat tells the latest open's (B's); A reads its own snapshot.
-    if len(db) != sb or sa != sb:
-        open(out + '.err', 'w').write(f'sizes {sa}, {sb} but {len(da)}, {len(db)} bytes read')
+    if len(da) != sa.st_size or len(db) != sb.st_size or sa.st_ino != sb.st_ino:
+        open(out + '.err', 'w').write(f'sizes {sa.st_size}, {sb.st_size} but {len(da)}, {len(db)} '
+                                      f'bytes read; st_ino {sa.st_ino}, {sb.st_ino}')
         sys.exit(1)
     pairs.append((da, db))
 if not pairs or all(len(da) == len(db) for da, db in pairs):
@@ -474,12 +480,37 @@ sleep 1.5 # the import's end reaches the mount's watcher
 s1=$(stat -c %s "$OW")
 cmp "$OW" <(ctl extract dev-004 20231114T220000Z--20231114T230000Z -o /dev/stdout) || fail "settled window differs from extract"
 [ "$(stat -c %s "$OW")" = "$s1" ] || fail "settled window size moved without a change"
+ctl extract dev-004 20231114T220000Z--20231114T230000Z -o "$T/old-ref1.pcap"
+# A reader holding the old content open keeps it, through the change and the opens after it.
+rm -f "$T/holding" "$T/go"
+/usr/bin/python3 - "$OW" "$T/old-ref1.pcap" "$T" <<'PY' >"$T/holder.out" 2>&1 &
+import os, sys, time
+path, ref, t = sys.argv[1:]
+fd = os.open(path, os.O_RDONLY)
+data = os.read(fd, 4096)
+open(t + '/holding', 'w').close()
+while not os.path.exists(t + '/go'):
+    time.sleep(0.05)
+while True:
+    b = os.read(fd, 1 << 16)
+    if not b:
+        break
+    data += b
+size = os.fstat(fd).st_size
+want = open(ref, 'rb').read()
+sys.exit(0 if data == want and size == len(want) else f'held open: {len(data)} bytes, fstat {size}, want {len(want)}')
+PY
+holder=$!
+for i in $(seq 1 100); do [ -e "$T/holding" ] && break; sleep 0.05; done
 ctl import --interface old2 --no-progress "$T/old2.pcap" 2>/dev/null
 for i in $(seq 1 30); do [ "$(stat -c %s "$OW")" != "$s1" ] && break; sleep 0.1; done
 s2=$(stat -c %s "$OW")
 [ "$s2" -gt "$s1" ] || fail "the settled window did not grow after an import into it ($s1 -> $s2)"
 cmp "$OW" <(ctl extract dev-004 20231114T220000Z--20231114T230000Z -o /dev/stdout) || fail "changed settled window differs from extract"
-pass "a settled window changed by a later import shows the change at the next access ($s1 -> $s2 bytes)"
+touch "$T/go"
+wait $holder || fail "$(cat "$T/holder.out")"
+cmp "$OW" <(ctl extract dev-004 20231114T220000Z--20231114T230000Z -o /dev/stdout) || fail "changed settled window differs from extract after the old reader closed"
+pass "a settled window changed by a later import shows the change at the next access ($s1 -> $s2 bytes); a reader of the old content keeps it"
 
 # Nodes of arbitrary windows are freed when the kernel forgets them: with room for 100,
 # 400 different names work as long as the kernel lets go of the old ones.
