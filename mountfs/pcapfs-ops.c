@@ -132,9 +132,13 @@ static int csv_take(struct pcapfs *fs, int64_t day, struct ofile *of)
 	return 0;
 }
 
+static void ofile_record_close(struct pcapfs *fs, struct ofile *of);
+
 static void ofile_unref(struct pcapfs *fs, struct ofile *of)
 {
 	if (__atomic_sub_fetch(&of->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		if (of->closed)
+			ofile_record_close(fs, of);
 		snap_unref(of->snap);
 		if (of->csv)
 			__atomic_sub_fetch(&fs->csv_held, (uint64_t)of->csv_size, __ATOMIC_RELAXED);
@@ -173,21 +177,30 @@ static void ofile_unlist(struct pcapfs *fs, struct ofile *of)
 
 /* The close record of an open file, then its release: at RELEASE, when the reply to its
  * OPEN did not reach the opener (interrupted), after which no RELEASE comes, or when the
- * mount ends with it still open. */
+ * mount ends with it still open. The record is written once the reads still in progress
+ * are done (the last reference): a reader can close the file as soon as a reply reached it,
+ * before the thread that sent the reply has counted its bytes. */
 static void ofile_close(struct pcapfs *fs, struct ofile *of, const char *reason)
 {
 	ofile_unlist(fs, of);
+	snprintf(of->close_reason, sizeof(of->close_reason), "%s", reason);
+	of->closed = true;
+	if (of->cached)
+		node_cache_close(fs, of->ino);
+	ofile_unref(fs, of);
+}
+
+static void ofile_record_close(struct pcapfs *fs, struct ofile *of)
+{
 	bool audit_file = of->path[0]; /* /audit/<day>.csv; a window has device and window */
 	struct audit_event ev = {.op = "close", .uid = of->uid, .gid = of->gid, .pid = of->pid,
 				 .user = of->user, .device = audit_file ? NULL : of->device,
 				 .window = audit_file ? NULL : of->window,
-				 .path = audit_file ? of->path : NULL, .granted = true, .reason = reason,
-				 .bytes = of->bytes, .duration_ns = mono_ns() - of->opened_ns,
-				 .open_id = of->event_id};
+				 .path = audit_file ? of->path : NULL, .granted = true,
+				 .reason = of->close_reason,
+				 .bytes = __atomic_load_n(&of->bytes, __ATOMIC_RELAXED),
+				 .duration_ns = mono_ns() - of->opened_ns, .open_id = of->event_id};
 	(void)audit_access(fs, &ev);
-	if (of->cached)
-		node_cache_close(fs, of->ino);
-	ofile_unref(fs, of);
 }
 
 void pcapfs_close_open_files(struct pcapfs *fs)

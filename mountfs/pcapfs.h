@@ -178,6 +178,8 @@ struct ofile {
 	uint64_t ino;	/* a window's node... */
 	bool cached;	/* ...whose page cache it reads through (node_cache_open) */
 	bool listed;	/* in fs->open_files: opened, not yet closed */
+	bool closed;	/* closed: the close record is written when the last read is done */
+	char close_reason[96];
 	struct ofile *prev, *next;
 	char user[IDENTITY_NAME_MAX];
 	char device[DEVICE_NAME_MAX + 1];

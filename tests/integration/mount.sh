@@ -131,6 +131,35 @@ wait_readers
 [ ! -s "$T/concurrent.err" ] || fail "$(cat "$T/concurrent.err")"
 pass "16 concurrent readers get correct bytes"
 
+# A close row counts every byte its open was served, although the reader closes as soon as
+# the last reply reached it (the page cache dropped before each pass: reads it answers never
+# reach the filesystem).
+since=$(date +%s)
+F="$D/dev-001/20261122T090000Z--20261122T100000Z.pcap"
+/usr/bin/python3 - "$F" 30 <<'PY' || fail "reading for the close rows failed"
+import os, sys
+for _ in range(int(sys.argv[2])):
+    fd = os.open(sys.argv[1], os.O_RDONLY)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    while os.read(fd, 1 << 20):
+        pass
+    os.close(fd)
+PY
+for i in $(seq 1 20); do # RELEASE reaches the filesystem after close(2) returned
+	ctl --json audit --device dev-001 --op close --since "$since" --limit 1000 >"$T/closes.json"
+	[ "$(grep -o '"op": "close"' "$T/closes.json" | wc -l)" -ge 30 ] && break
+	sleep 0.1
+done
+/usr/bin/python3 - "$T/closes.json" "$(stat -c %s "$F")" <<'PY' || fail "close rows and bytes read disagree"
+import json, sys
+rows = [r for r in json.load(open(sys.argv[1]))['rows']
+        if r['window'] == '20261122T090000Z--20261122T100000Z.pcap']
+bad = [r['bytes'] for r in rows if r['bytes'] != int(sys.argv[2])]
+if len(rows) != 30 or bad:
+    sys.exit(f'{len(rows)} close rows, bytes other than {sys.argv[2]}: {bad[:5]}')
+PY
+pass "every close row counts the bytes its open was served (30 of 30)"
+
 # A window still growing: each open is one consistent snapshot; the next open sees more.
 "$PCAPFS_GEN" --packets 200000 --devices 20 --seed 32 --start 1795345200 --duration 3600 -o "$T/later.pcap"
 # Fed through a slow pipe so that the import takes several seconds: CHUNK bytes (default
