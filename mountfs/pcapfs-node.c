@@ -25,9 +25,15 @@ static bool is_hour(const struct window *w)
 	return w->start_ns % (3600 * NS_PER_SEC) == 0 && w->end_ns - w->start_ns == 3600 * NS_PER_SEC;
 }
 
+/* Ids are spread over the buckets: hourly ones share their low bits across devices. */
+static size_t bucket(uint64_t ino)
+{
+	return (size_t)(mix64(ino) % WNODE_BUCKETS);
+}
+
 struct wnode *node_find_locked(struct pcapfs *fs, uint64_t ino)
 {
-	for (struct wnode *n = fs->nodes[ino % WNODE_BUCKETS]; n; n = n->next)
+	for (struct wnode *n = fs->nodes[bucket(ino)]; n; n = n->next)
 		if (n->ino == ino)
 			return n;
 	return NULL;
@@ -78,8 +84,8 @@ uint64_t node_get(struct pcapfs *fs, int64_t dev, const struct window *w, bool c
 		return 0;
 	}
 	*n = (struct wnode){.ino = ino, .base = ino, .device_id = dev, .w = *w, .nlookup = count ? 1 : 0};
-	n->next = fs->nodes[ino % WNODE_BUCKETS];
-	fs->nodes[ino % WNODE_BUCKETS] = n;
+	n->next = fs->nodes[bucket(ino)];
+	fs->nodes[bucket(ino)] = n;
 	fs->n_nodes++;
 	pthread_mutex_unlock(&fs->node_lock);
 	return ino;
@@ -90,7 +96,46 @@ static int64_t plan_mtime(const struct plan *p, const struct window *w)
 	return p->packets ? p->t_last : w->end_ns;
 }
 
-static void evict_snaps_locked(struct pcapfs *fs, struct wnode *keep);
+/* The snapshot nodes holding plans, in the order of their last use. */
+static void held_unlink_locked(struct pcapfs *fs, struct wnode *n)
+{
+	*(n->held_prev ? &n->held_prev->held_next : &fs->held_first) = n->held_next;
+	*(n->held_next ? &n->held_next->held_prev : &fs->held_last) = n->held_prev;
+	n->held_prev = n->held_next = NULL;
+}
+
+static void held_push_locked(struct pcapfs *fs, struct wnode *n)
+{
+	n->held_prev = NULL;
+	n->held_next = fs->held_first;
+	*(fs->held_first ? &fs->held_first->held_prev : &fs->held_last) = n;
+	fs->held_first = n;
+}
+
+/* A snapshot node was used: it lets go of its plan last. */
+static void held_touch_locked(struct pcapfs *fs, struct wnode *n)
+{
+	if (n->snap && fs->held_first != n) {
+		held_unlink_locked(fs, n);
+		held_push_locked(fs, n);
+	}
+}
+
+/* The node takes plan s; returns the plan of the least recently used node that lets go of
+ * it (or NULL), for snap_unref outside the lock. */
+static struct snap *held_add_locked(struct pcapfs *fs, struct wnode *n, struct snap *s)
+{
+	n->snap = s;
+	held_push_locked(fs, n);
+	if (++fs->n_snaps <= SNAP_HELD_MAX)
+		return NULL;
+	struct wnode *old = fs->held_last;
+	held_unlink_locked(fs, old);
+	fs->n_snaps--;
+	struct snap *drop = old->snap;
+	old->snap = NULL;
+	return drop;
+}
 
 /* The snapshot node of window (dev, w), whose own id is base, for snapshot s (taken over):
  * a live one of the same content with one more reference, or a new one. 0 when the table
@@ -101,7 +146,7 @@ static uint64_t node_snap_get(struct pcapfs *fs, uint64_t base, int64_t dev, con
 	uint64_t digest = plan_digest(s->plan), ino = 0;
 	pthread_mutex_lock(&fs->node_lock);
 	struct wnode *n;
-	for (n = fs->by_base[base % WNODE_BUCKETS]; n; n = n->next_base)
+	for (n = fs->by_base[bucket(base)]; n; n = n->next_base)
 		if (n->base == base && n->device_id == dev && n->w.start_ns == w->start_ns &&
 		    n->w.end_ns == w->end_ns && n->digest == digest)
 			break;
@@ -110,24 +155,23 @@ static uint64_t node_snap_get(struct pcapfs *fs, uint64_t base, int64_t dev, con
 		*n = (struct wnode){.ino = NODE_SNAP << 56 | seq, .base = base, .device_id = dev,
 				    .w = *w, .snapshot = true, .digest = digest,
 				    .size = s->plan->size, .mtime_ns = plan_mtime(s->plan, w)};
-		n->next = fs->nodes[n->ino % WNODE_BUCKETS];
-		fs->nodes[n->ino % WNODE_BUCKETS] = n;
-		n->next_base = fs->by_base[base % WNODE_BUCKETS];
-		fs->by_base[base % WNODE_BUCKETS] = n;
+		n->next = fs->nodes[bucket(n->ino)];
+		fs->nodes[bucket(n->ino)] = n;
+		n->next_base = fs->by_base[bucket(base)];
+		fs->by_base[bucket(base)] = n;
 		fs->n_nodes++;
 	}
+	struct snap *drop = s;
 	if (n) {
 		n->nlookup++;
 		ino = n->ino;
-		if (!n->snap) {
-			n->snap = s;
-			s = NULL;
-			if (++fs->n_snaps > SNAP_HELD_MAX)
-				evict_snaps_locked(fs, n);
-		}
+		if (!n->snap)
+			drop = held_add_locked(fs, n, s);
+		else
+			held_touch_locked(fs, n);
 	}
 	pthread_mutex_unlock(&fs->node_lock);
-	snap_unref(s);
+	snap_unref(drop);
 	return ino;
 }
 
@@ -135,7 +179,7 @@ void node_forget(struct pcapfs *fs, uint64_t ino, uint64_t nlookup)
 {
 	struct snap *old = NULL;
 	pthread_mutex_lock(&fs->node_lock);
-	struct wnode **pp = &fs->nodes[ino % WNODE_BUCKETS], *n;
+	struct wnode **pp = &fs->nodes[bucket(ino)], *n;
 	while ((n = *pp) && n->ino != ino)
 		pp = &n->next;
 	if (n) {
@@ -146,15 +190,17 @@ void node_forget(struct pcapfs *fs, uint64_t ino, uint64_t nlookup)
 			 * their snapshots. */
 			*pp = n->next;
 			if (n->snapshot) {
-				struct wnode **bp = &fs->by_base[n->base % WNODE_BUCKETS];
+				struct wnode **bp = &fs->by_base[bucket(n->base)];
 				while (*bp != n)
 					bp = &(*bp)->next_base;
 				*bp = n->next_base;
 			}
 			fs->n_nodes--;
 			old = n->snap;
-			if (old)
+			if (old) {
+				held_unlink_locked(fs, n);
 				fs->n_snaps--;
+			}
 			free(n);
 		}
 	}
@@ -198,6 +244,8 @@ void pcapfs_nodes_free(struct pcapfs *fs)
 		fs->nodes[b] = NULL;
 		fs->by_base[b] = NULL;
 	}
+	fs->held_first = fs->held_last = NULL;
+	fs->n_snaps = 0;
 }
 
 /* ---- access ------------------------------------------------------------------------------- */
@@ -622,20 +670,6 @@ void file_attr(uint64_t ino, uint64_t size, int64_t mtime_ns, struct stat *st)
 	st->st_ctim = st->st_atim = st->st_mtim;
 }
 
-/* Drop the plans held by every snapshot node but keep: an open of one builds it again.
- * Open files keep their own references. O(nodes); runs once every SNAP_HELD_MAX
- * snapshots. */
-static void evict_snaps_locked(struct pcapfs *fs, struct wnode *keep)
-{
-	for (size_t b = 0; b < WNODE_BUCKETS; b++)
-		for (struct wnode *n = fs->nodes[b]; n; n = n->next)
-			if (n != keep && n->snap) {
-				snap_unref(n->snap);
-				n->snap = NULL;
-				fs->n_snaps--;
-			}
-}
-
 /* Mark a window's own node final: its size and time kept, valid while the content
  * generation is gen. */
 static void node_final_locked(struct wnode *n, int64_t gen, uint64_t size, int64_t mtime_ns)
@@ -650,6 +684,17 @@ static void node_final_locked(struct wnode *n, int64_t gen, uint64_t size, int64
 static bool cache_busy_locked(const struct wnode *n, uint64_t size, int64_t mtime_ns)
 {
 	return n->cache_opens > 0 && (n->cache.size != size || n->cache.mtime_ns != mtime_ns);
+}
+
+/* Mark a window's own node final with (size, mtime) unless open files read other bytes
+ * through its page cache: the kernel would take the new size for theirs, so that content
+ * goes to a snapshot node instead. */
+static bool node_final_try_locked(struct wnode *n, int64_t gen, uint64_t size, int64_t mtime_ns)
+{
+	if (n->snapshot || cache_busy_locked(n, size, mtime_ns))
+		return false;
+	node_final_locked(n, gen, size, mtime_ns);
+	return true;
 }
 
 /* Opens of different contents must not share a node: its page cache, nor its one size: a
@@ -668,8 +713,11 @@ enum cache_use node_cache_open(struct pcapfs *fs, uint64_t ino, const struct sna
 	if (n && n->snapshot) {
 		u = CACHE_KEEP;
 	} else if (n) {
+		/* Only the content the kernel was told the size of (checked again here, with
+		 * the opens, against a lookup that made it final meanwhile). */
 		struct cache_key k = {.size = s->plan->size, .mtime_ns = plan_mtime(s->plan, &n->w)};
-		if (!cache_busy_locked(n, k.size, k.mtime_ns)) {
+		if (n->attr_known && n->size == k.size && n->mtime_ns == k.mtime_ns &&
+		    !cache_busy_locked(n, k.size, k.mtime_ns)) {
 			bool same = n->cache_valid && n->cache.size == k.size &&
 				    n->cache.mtime_ns == k.mtime_ns;
 			u = same ? CACHE_KEEP : CACHE_FRESH;
@@ -730,12 +778,15 @@ static int build_snap(struct pcapfs *fs, int64_t dev, const struct window *w, st
 	struct errbuf err = {{0}};
 	int64_t gen = atomic_load(&fs->content_gen);
 	bool ended = window_ended(fs, w->end_ns, now_ns());
-	pthread_mutex_lock(&fs->cat_lock);
-	int e = plan_build(fs->sp, dev, w, 0, &s->plan, &err);
+	int e = plan_build(fs->sp, dev, w, 0, &fs->cat_lock, &s->plan, &err);
 	/* Asked after the plan, and only of one that could be final: the generation read
 	 * before it still being current means nothing changed while it was built. */
-	bool settled = e == 0 && ended && !s->plan->has_open && catalogue_settled(fs, gen);
-	pthread_mutex_unlock(&fs->cat_lock);
+	bool settled = false;
+	if (e == 0 && ended && !s->plan->has_open) {
+		pthread_mutex_lock(&fs->cat_lock);
+		settled = catalogue_settled(fs, gen);
+		pthread_mutex_unlock(&fs->cat_lock);
+	}
 	if (e < 0) {
 		free(s);
 		char name[WINDOW_NAME_BUF];
@@ -755,7 +806,8 @@ static int build_snap(struct pcapfs *fs, int64_t dev, const struct window *w, st
 
 /* Attributes of a window: final ones from the node when it cannot change any more (or a
  * snapshot node's, which never change); else those of a fresh snapshot, handed to the
- * caller for a snapshot node when it asks. */
+ * caller for a snapshot node when it asks. Final content that files open on the window's
+ * own node do not read counts as a snapshot too (node_final_try_locked). */
 int window_attr(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct window *w,
 		struct stat *st, bool *immutable, struct snap **ret_snap)
 {
@@ -793,7 +845,7 @@ int window_attr(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct windo
 			*immutable = atomic_load(&fs->content_gen) == gen;
 			n = node_find_locked(fs, ino);
 			if (n && *immutable)
-				node_final_locked(n, gen, size, mtime);
+				*immutable = node_final_try_locked(n, gen, size, mtime);
 			pthread_mutex_unlock(&fs->node_lock);
 			if (*immutable) {
 				file_attr(ino, size, mtime, st);
@@ -814,10 +866,10 @@ int window_attr(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct windo
 		s->immutable = false; /* changed meanwhile (see above) */
 	*immutable = s->immutable;
 	n = node_find_locked(fs, ino);
-	if (n && s->immutable)
-		node_final_locked(n, s->gen, size, mtime);
+	if (n && *immutable)
+		*immutable = node_final_try_locked(n, s->gen, size, mtime);
 	pthread_mutex_unlock(&fs->node_lock);
-	if (!s->immutable && ret_snap) {
+	if (!*immutable && ret_snap) {
 		*ret_snap = s;
 		return 0;
 	}
@@ -833,20 +885,6 @@ int window_entry(struct pcapfs *fs, int64_t dev, const struct window *w,
 		return -ENOMEM;
 	struct snap *s = NULL;
 	int e = window_attr(fs, ino, dev, w, &ep->attr, immutable, &s);
-	if (e == 0 && *immutable) {
-		/* Final, but files still open read other bytes through the node's page cache:
-		 * this content goes to a snapshot node of its own. */
-		pthread_mutex_lock(&fs->node_lock);
-		struct wnode *n = node_find_locked(fs, ino);
-		bool busy = n && cache_busy_locked(n, (uint64_t)ep->attr.st_size,
-						   (int64_t)ep->attr.st_mtim.tv_sec * NS_PER_SEC +
-							   ep->attr.st_mtim.tv_nsec);
-		pthread_mutex_unlock(&fs->node_lock);
-		if (busy) {
-			*immutable = false;
-			e = build_snap(fs, dev, w, &s);
-		}
-	}
 	if (e < 0 || !s) {
 		if (e < 0)
 			node_forget(fs, ino, 1);
@@ -896,11 +934,8 @@ bool node_set_final(struct pcapfs *fs, uint64_t ino, uint64_t size, int64_t mtim
 	/* Under node_lock, as in window_attr: a change of generation is either seen here or
 	 * sees this node. Not while open files read other bytes through its page cache: the
 	 * kernel would take the new size for theirs. */
-	if (n && !n->snapshot && atomic_load(&fs->content_gen) == gen &&
-	    !cache_busy_locked(n, size, mtime_ns)) {
-		node_final_locked(n, gen, size, mtime_ns);
-		ok = true;
-	}
+	if (n && atomic_load(&fs->content_gen) == gen)
+		ok = node_final_try_locked(n, gen, size, mtime_ns);
 	pthread_mutex_unlock(&fs->node_lock);
 	return ok;
 }
@@ -920,6 +955,7 @@ int window_open_snap(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct 
 	if (n && n->snap) {
 		struct snap *s = n->snap;
 		__atomic_add_fetch(&s->refs, 1, __ATOMIC_ACQ_REL);
+		held_touch_locked(fs, n);
 		pthread_mutex_unlock(&fs->node_lock);
 		*ret = s;
 		return 0;
@@ -943,12 +979,8 @@ int window_open_snap(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct 
 		__atomic_add_fetch(&s->refs, 1, __ATOMIC_ACQ_REL);
 		pthread_mutex_lock(&fs->node_lock);
 		n = node_find_locked(fs, ino);
-		if (n && !n->snap) { /* for the next open too */
-			n->snap = s;
-			s = NULL;
-			if (++fs->n_snaps > SNAP_HELD_MAX)
-				evict_snaps_locked(fs, n);
-		}
+		if (n && !n->snap) /* for the next open too */
+			s = held_add_locked(fs, n, s);
 		pthread_mutex_unlock(&fs->node_lock);
 		snap_unref(s);
 		return 0;

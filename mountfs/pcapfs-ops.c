@@ -472,8 +472,8 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	/* fstat of an open file: the size of what this open serves (cp sizes its copy from
-	 * it). */
+	/* GETATTR with a file (the kernel refreshing the size of a file read past its end, or
+	 * at SEEK_END): the size of what this open serves. */
 	if (fi && fi->fh) {
 		const struct ofile *of = (const struct ofile *)(uintptr_t)fi->fh;
 		const struct plan *p = of->snap->plan;
@@ -1113,7 +1113,7 @@ static void op_write(fuse_req_t req, fuse_ino_t i, const char *b, size_t s, off_
 
 static void forget_one(struct pcapfs *fs, uint64_t ino, uint64_t nlookup)
 {
-	if (NODE_TYPE(ino) == NODE_HOUR || NODE_TYPE(ino) == NODE_WINDOW)
+	if (NODE_TYPE(ino) == NODE_HOUR || NODE_TYPE(ino) == NODE_WINDOW || NODE_TYPE(ino) == NODE_SNAP)
 		node_forget(fs, ino, nlookup);
 }
 

@@ -1,7 +1,7 @@
 /* pcapfs.h — shared state of the pcapfs FUSE filesystem (docs/mountfs.md).
  *
  * Node ids are stable across mounts and unique (they are the inode numbers, and Samba and
- * NFS identify files by them):
+ * NFS identify files by them), but for snapshot nodes (below):
  *   1 /, 2 /README.txt, 3 /pcap
  *   NODE_DEVICE << 56 | device id                          /pcap/<device>
  *   NODE_HOUR << 56 | device id << 24 | hours since epoch   canonical hourly windows
@@ -64,6 +64,7 @@ struct wnode {
 	bool snapshot;
 	uint64_t digest;
 	struct snap *snap;
+	struct wnode *held_prev, *held_next; /* in fs->held while snap is not NULL */
 	struct wnode *next_base; /* in fs->by_base: the snapshot nodes of one window */
 	/* A window's own node: its final size and time, once known, valid while the
 	 * catalogue's content generation is attr_gen. */
@@ -94,7 +95,8 @@ struct wnode {
 #define WNODE_BUCKETS 4096
 #define SPLICE_RUNS_MAX 64 /* a read reply in more stretches than this is copied */
 #define WNODE_MAX_DEFAULT 1000000 /* window nodes the kernel may reference at once */
-/* Snapshot nodes holding their plans (segment files open) at once. */
+/* Snapshot nodes holding their plans (segment files open) at once; the least recently
+ * looked up or opened lets go first. */
 #define SNAP_HELD_MAX 64
 
 struct pcapfs {
@@ -109,7 +111,8 @@ struct pcapfs {
 	struct wnode *nodes[WNODE_BUCKETS];
 	struct wnode *by_base[WNODE_BUCKETS]; /* snapshot nodes, by the window's own id */
 	size_t n_nodes, max_nodes;
-	size_t n_snaps; /* snapshots held by nodes (each keeps its segments open) */
+	size_t n_snaps; /* snapshots held by nodes (each keeps its segments open)... */
+	struct wnode *held_first, *held_last; /* ...those nodes, the latest used first */
 	uint64_t snap_seq; /* the last snapshot node's sequence number */
 	struct idcache *ids;
 	struct policy_config pc;

@@ -79,7 +79,7 @@ int cmd_extract(struct ctl *c, int argc, char **argv)
 	}
 	e = catalog_device_get(sp->cat, name, &d, &err);
 	if (e == 0)
-		e = plan_build(sp, d.id, &w, 0, &p, &err);
+		e = plan_build(sp, d.id, &w, 0, NULL, &p, &err);
 	if (e < 0) {
 		ctl_fail("%s", err.msg[0] ? err.msg : strerror(-e));
 		goto out;

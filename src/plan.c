@@ -328,15 +328,19 @@ static int build(struct spool *sp, int64_t device_id, const struct window *w, si
 }
 
 int plan_build(struct spool *sp, int64_t device_id, const struct window *w, size_t max_packets,
-	       struct plan **ret, struct errbuf *err)
+	       pthread_mutex_t *cat_lock, struct plan **ret, struct errbuf *err)
 {
 	if (device_id <= 0 || device_id > UINT32_MAX || w->end_ns <= w->start_ns)
 		return err_set(err, EINVAL, "invalid device or window");
 	if (!max_packets)
 		max_packets = PLAN_DEFAULT_MAX_PACKETS;
 	struct segment_list l = {0};
+	if (cat_lock)
+		pthread_mutex_lock(cat_lock);
 	int e = catalog_segments_for_device(sp->cat, device_id, w->start_ns, w->end_ns, segment_list_add,
 					    &l, err);
+	if (cat_lock)
+		pthread_mutex_unlock(cat_lock);
 	/* Segments come ordered by (t_first, interface). Most windows' records then come in
 	 * time order as they are read (one interface, or interfaces that do not overlap) and go
 	 * straight into extents. Segments that overlap in time by the catalogue's account

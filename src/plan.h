@@ -9,6 +9,7 @@
  * costs one pread per run of records that lie close together in a segment. */
 #pragma once
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -48,15 +49,18 @@ struct plan {
 };
 
 /* Build the plan of device_id over w. max_packets bounds memory (-EFBIG beyond it).
+ * cat_lock, when not NULL, is held while the catalogue is asked which segments (the
+ * catalogue handle is one thread's at a time), not while their files are read.
  * Errors: -EBADMSG when a segment or index is corrupt (message names it), -EPROTO when the
  * window mixes link types that one pcap cannot hold. */
 int plan_build(struct spool *sp, int64_t device_id, const struct window *w, size_t max_packets,
-	       struct plan **ret, struct errbuf *err);
+	       pthread_mutex_t *cat_lock, struct plan **ret, struct errbuf *err);
 void plan_free(struct plan *p);
 
 /* A digest of the bytes a plan serves: its header, and where each stretch of the output
  * comes from (segment id, offset, length). The records of a segment never change once
- * written, so two plans with the same digest serve the same bytes. */
+ * written and segment ids are never used twice (catalog.c), so two plans with the same
+ * digest serve the same bytes. */
 uint64_t plan_digest(const struct plan *p);
 
 /* Copy up to len bytes at off into buf. Returns the count (0 at or past the end) or a

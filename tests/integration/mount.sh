@@ -542,15 +542,32 @@ cmp "$OW" <(ctl extract dev-004 20231114T220000Z--20231114T230000Z -o /dev/stdou
 pass "a settled window changed by a later import shows the change at the next access ($s1 -> $s2 bytes); a reader of the old content keeps it"
 
 # Nodes of arbitrary windows are freed when the kernel forgets them: with room for 100,
-# 400 different names work as long as the kernel lets go of the old ones.
+# 400 different names work as long as the kernel lets go of the old ones. Windows in the
+# future can still get packets: theirs are snapshot nodes, freed the same way.
 umount_fs
 mount_fs 2 max_nodes=100
+future=$(($(date +%s) + 86400))
 for i in $(seq 0 399); do
-	s=$((1795334400 + i * 7))
+	s=$((1795334400 + i * 7)) f=$((future + i * 7))
 	stat "$D/dev-004/$s--$((s + 60)).pcap" >/dev/null 2>"$T/stat.err" || fail "window $i: $(cat "$T/stat.err")"
-	[ $((i % 50)) -eq 49 ] && echo 2 >/proc/sys/vm/drop_caches
+	stat "$D/dev-004/$f--$((f + 60)).pcap" >/dev/null 2>"$T/stat.err" || fail "future window $i: $(cat "$T/stat.err")"
+	[ $((i % 25)) -eq 24 ] && echo 2 >/proc/sys/vm/drop_caches
 done
-pass "window nodes are freed when the kernel forgets them (400 names with max_nodes=100)"
+pass "window and snapshot nodes are freed when the kernel forgets them (800 names with max_nodes=100)"
+
+# A snapshot node lets go of its plan when many others were used since; an open of it that
+# comes without a lookup (a reopen through /proc/self/fd) builds it again, same content.
+/usr/bin/python3 - "$D/dev-004" "$future" <<'PY' || fail "reopening a snapshot node whose plan was let go"
+import os, sys
+d, f = sys.argv[1], int(sys.argv[2]) + 100000
+fd = os.open(f'{d}/{f}--{f + 60}.pcap', os.O_RDONLY)
+for i in range(1, 80):
+    os.stat(f'{d}/{f + i}--{f + i + 60}.pcap')
+fd2 = os.open(f'/proc/self/fd/{fd}', os.O_RDONLY)
+a, b = os.read(fd, 100), os.read(fd2, 100)
+sys.exit(0 if len(a) == 24 and a == b else f'{len(a)} and {len(b)} bytes')
+PY
+pass "a snapshot node opened again without a lookup after letting go of its plan"
 
 # -o nosplice: every reply copied through the daemon (by default replies whose bytes lie in
 # few stretches of segment files go out as their descriptors); the same bytes at every offset.

@@ -107,7 +107,7 @@ static size_t check_plan(struct spool *sp, int d, int64_t s, int64_t e)
 	struct plan *p;
 	struct errbuf err;
 	struct window w = {s, e};
-	int r = plan_build(sp, d, &w, 0, &p, &err);
+	int r = plan_build(sp, d, &w, 0, NULL, &p, &err);
 	CHECK_INT(r, 0);
 	if (r < 0) {
 		fprintf(stderr, "plan_build: %s\n", err.msg);
@@ -216,7 +216,7 @@ int main(void)
 	/* A plan is a snapshot: packets written after it was built are not in it. */
 	struct plan *snap;
 	struct window all = {T0, end + 10 * NS_PER_SEC};
-	CHECK_INT(plan_build(sp, 2, &all, 0, &snap, &err), 0);
+	CHECK_INT(plan_build(sp, 2, &all, 0, NULL, &snap, &err), 0);
 	uint64_t snap_size = snap->size;
 	late = (struct pkt){.ts = end + NS_PER_SEC, .iface = 0};
 	make_frame(&late, 2, 0);
@@ -225,7 +225,7 @@ int main(void)
 	CHECK_INT(writer_flush(w[0], &err), 0);
 	CHECK_INT(snap->size, snap_size);
 	struct plan *fresh;
-	CHECK_INT(plan_build(sp, 2, &all, 0, &fresh, &err), 0);
+	CHECK_INT(plan_build(sp, 2, &all, 0, NULL, &fresh, &err), 0);
 	CHECK_INT(fresh->size, snap_size + 16 + late.len);
 	CHECK(fresh->has_open);
 	plan_free(snap);
@@ -255,14 +255,14 @@ int main(void)
 	CHECK_INT(check_plan(sp, 1, solo, solo_end), 0);
 	struct plan *p;
 	struct window w1 = {T0, end};
-	CHECK_INT(plan_build(sp, 3, &w1, 0, &p, &err), 0);
+	CHECK_INT(plan_build(sp, 3, &w1, 0, NULL, &p, &err), 0);
 	CHECK(!p->has_open);
 	CHECK(p->t_first >= T0 && p->t_last < end);
 	plan_free(p);
 	/* max_packets is enforced. */
-	CHECK_INT(plan_build(sp, 3, &w1, 10, &p, &err), -EFBIG);
+	CHECK_INT(plan_build(sp, 3, &w1, 10, NULL, &p, &err), -EFBIG);
 	/* Unknown devices are just empty. */
-	CHECK_INT(plan_build(sp, 99, &w1, 0, &p, &err), 0);
+	CHECK_INT(plan_build(sp, 99, &w1, 0, NULL, &p, &err), 0);
 	CHECK_INT(p->size, 24);
 	plan_free(p);
 
