@@ -340,6 +340,7 @@ int main(int argc, char **argv)
 	fs.mounted_ns = now_ns();
 	fs.debug = co.debug;
 	pthread_mutex_init(&fs.cat_lock, NULL);
+	sem_init(&fs.builds, 0, BUILDS_MAX);
 	pthread_mutex_init(&fs.node_lock, NULL);
 	pthread_mutex_init(&fs.qlog_lock, NULL);
 	pthread_mutex_init(&fs.csv_lock, NULL);

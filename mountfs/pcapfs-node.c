@@ -778,7 +778,10 @@ static int build_snap(struct pcapfs *fs, int64_t dev, const struct window *w, st
 	struct errbuf err = {{0}};
 	int64_t gen = atomic_load(&fs->content_gen);
 	bool ended = window_ended(fs, w->end_ns, now_ns());
+	while (sem_wait(&fs->builds) != 0) /* EINTR */
+		;
 	int e = plan_build(fs->sp, dev, w, 0, &fs->cat_lock, &s->plan, &err);
+	sem_post(&fs->builds);
 	/* Asked after the plan, and only of one that could be final: the generation read
 	 * before it still being current means nothing changed while it was built. */
 	bool settled = false;

@@ -21,6 +21,7 @@
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -98,6 +99,7 @@ struct wnode {
 /* Snapshot nodes holding their plans (segment files open) at once; the least recently
  * looked up or opened lets go first. */
 #define SNAP_HELD_MAX 64
+#define BUILDS_MAX 8
 
 struct pcapfs {
 	struct spool *sp;
@@ -107,6 +109,9 @@ struct pcapfs {
 	bool readahead_set;
 	char spool_path[SPOOL_MAX_PATH];
 	pthread_mutex_t cat_lock; /* the catalogue handle is used by one thread at a time */
+	/* Plans being built at once, at most BUILDS_MAX: each holds the index and segment
+	 * files of up to 64 segments open meanwhile (src/plan.c). */
+	sem_t builds;
 	pthread_mutex_t node_lock;
 	struct wnode *nodes[WNODE_BUCKETS];
 	struct wnode *by_base[WNODE_BUCKETS]; /* snapshot nodes, by the window's own id */

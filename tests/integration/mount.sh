@@ -147,7 +147,7 @@ for _ in range(int(sys.argv[2])):
 PY
 for i in $(seq 1 20); do # RELEASE reaches the filesystem after close(2) returned
 	ctl --json audit --device dev-001 --op close --since "$since" --limit 1000 >"$T/closes.json"
-	[ "$(grep -o '"op": "close"' "$T/closes.json" | wc -l)" -ge 30 ] && break
+	[ "$(grep -o '"window": "20261122T090000Z--20261122T100000Z.pcap"' "$T/closes.json" | wc -l)" -ge 30 ] && break
 	sleep 0.1
 done
 /usr/bin/python3 - "$T/closes.json" "$(stat -c %s "$F")" <<'PY' || fail "close rows and bytes read disagree"
