@@ -238,6 +238,25 @@ static uint64_t chunk_len(const struct index_chunk_info *c)
 	       c->n_entries * INDEX_ENTRY_LEN;
 }
 
+uint64_t index_claimed_end(int fd)
+{
+	struct stat st;
+	uint64_t off = INDEX_HDR_LEN, end = PCAP_GLOBAL_HDR_LEN;
+	if (fstat(fd, &st) < 0)
+		return end;
+	while (off + INDEX_CHUNK_HDR_LEN <= (uint64_t)st.st_size) {
+		uint8_t ch[INDEX_CHUNK_HDR_LEN];
+		struct index_chunk_info info;
+		struct errbuf err;
+		if (pread_full(fd, ch, sizeof(ch), off) != (ssize_t)sizeof(ch) ||
+		    parse_chunk_header(ch, off, end, &info, &err) < 0)
+			break;
+		end = info.seg_end;
+		off += chunk_len(&info);
+	}
+	return end;
+}
+
 void index_reader_free(struct index_reader *r)
 {
 	if (!r)

@@ -110,6 +110,11 @@ int index_reader_adopt(int fd, int seg_fd, uint64_t segment_id, struct index_rea
 		       struct errbuf *err);
 /* The segment size the reader checked against. */
 uint64_t index_reader_seg_size(const struct index_reader *r);
+/* The segment bytes a live index's chunks claim to cover, read from the chunk headers alone
+ * (each checked by its own checksum and chained to the one before), whatever the file
+ * header and the directories hold: what a writer had accepted, for a recovery that finds
+ * the index otherwise unusable. PCAP_GLOBAL_HDR_LEN when none is readable. */
+uint64_t index_claimed_end(int fd);
 void index_reader_free(struct index_reader *r);
 
 bool index_reader_sealed(const struct index_reader *r);

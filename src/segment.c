@@ -814,7 +814,19 @@ int segment_recover(int dirfd, const char *relpath, uint64_t segment_id, const s
 		index_reader_free(r);
 	}
 	if (idx_end == 0) {
-		/* No usable header: start the index again from nothing. */
+		/* No usable header: start the index again from nothing, unless the chunk headers
+		 * still tell of records accepted that do not walk whole: damage, left as it is. */
+		uint64_t claimed = index_claimed_end(idx_fd), end = 0;
+		e = claimed > PCAP_GLOBAL_HDR_LEN
+			    ? segment_walk(seg_fd, &g, PCAP_GLOBAL_HDR_LEN, claimed, skip_record, NULL,
+					   &end, err)
+			    : 0;
+		if (e == 0 && claimed > PCAP_GLOBAL_HDR_LEN && end != claimed)
+			e = err_set(err, EBADMSG, "the record at offset %" PRIu64 " runs past offset %"
+				    PRIu64, end, claimed);
+		if (e < 0)
+			return err_prefix(err, -e, "%s: its index is damaged and so is a record the index "
+					  "had accepted; both left as they are: ", relpath);
 		uint8_t ih[INDEX_HDR_LEN];
 		index_put_header(ih, segment_id, 0);
 		if (ftruncate(idx_fd, 0) < 0 || pwrite_full(idx_fd, ih, sizeof(ih), 0) < 0)
@@ -838,6 +850,9 @@ int segment_recover(int dirfd, const char *relpath, uint64_t segment_id, const s
 		 * (the next recovery finds the same). */
 		uint64_t end = 0;
 		e = segment_walk(seg_fd, &g, PCAP_GLOBAL_HDR_LEN, covered, skip_record, NULL, &end, err);
+		if (e == 0 && end != covered) /* a record that runs past what was accepted */
+			e = err_set(err, EBADMSG, "the record at offset %" PRIu64 " runs past offset %"
+				    PRIu64, end, covered);
 		if (e < 0)
 			return err_prefix(err, -e, "%s: its index is damaged and so is a record the index "
 					  "had accepted; both left as they are: ", relpath);

@@ -323,6 +323,51 @@ int main(void)
 		snprintf(path, sizeof(path), "%s/y.pcap", dir);
 	}
 
+	/* The same with record 20's caplen (and len) grown past the end of what the index had
+	 * accepted, so that the record looks like a torn tail: still damage, left as it is. */
+	static const char *const past_cases[] = {"x", "w"};
+	for (int c = 0; c < 2; c++) {
+		char name[8];
+		snprintf(name, sizeof(name), "%s.pcap", past_cases[c]);
+		copy_file("live.pcap", name, (off_t)off);
+		snprintf(name, sizeof(name), "%s.idx", past_cases[c]);
+		copy_file("live.idx", name, idx_len);
+		/* x: a directory's entries damaged; w: the index's file header damaged, so that only
+		 * its chunk headers tell what was accepted. */
+		off_t where = c == 0 ? at : 20;
+		snprintf(path, sizeof(path), "%s/%s.idx", dir, past_cases[c]);
+		zfd = open(path, O_RDWR);
+		CHECK(pread(zfd, &byte, 1, where) == 1);
+		byte ^= 0x5a;
+		CHECK(pwrite(zfd, &byte, 1, where) == 1);
+		close(zfd);
+		snprintf(path, sizeof(path), "%s/%s.pcap", dir, past_cases[c]);
+		zfd = open(path, O_RDWR);
+		uint8_t big[8] = {0x40, 0x0d, 0x03, 0, 0x40, 0x0d, 0x03, 0}; /* 200000, 200000 */
+		CHECK(pwrite(zfd, big, 8, (off_t)(rec_end[19] + 8)) == 8);
+		close(zfd);
+		CHECK(segment_recover(dirfd_, past_cases[c], 7, m, false, &res, &zt, &err) == -EBADMSG);
+		CHECK(strstr(err.msg, "left as they are") != NULL);
+		CHECK_INT(stat(path, &st), 0);
+		CHECK_INT(st.st_size, (off_t)off);
+		snprintf(path, sizeof(path), "%s/%s.idx", dir, past_cases[c]);
+		CHECK_INT(stat(path, &st), 0);
+		CHECK_INT(st.st_size, idx_len);
+	}
+
+	/* The index's file header damaged, the records whole: indexed again, nothing lost. */
+	copy_file("live.pcap", "v.pcap", (off_t)off);
+	copy_file("live.idx", "v.idx", idx_len);
+	snprintf(path, sizeof(path), "%s/v.idx", dir);
+	zfd = open(path, O_RDWR);
+	CHECK(pread(zfd, &byte, 1, 20) == 1);
+	byte ^= 0x5a;
+	CHECK(pwrite(zfd, &byte, 1, 20) == 1);
+	close(zfd);
+	CHECK_INT(segment_recover(dirfd_, "v", 7, m, false, &res, &zt, &err), SEGMENT_RECOVERED);
+	CHECK_INT(res.packets, N);
+	segment_result_done(&res);
+
 	/* A segment whose writer still holds it is left alone. */
 	copy_file("live.pcap", "busy.pcap", (off_t)off);
 	copy_file("live.idx", "busy.idx", idx_len);
