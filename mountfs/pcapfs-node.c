@@ -215,7 +215,8 @@ bool node_lookup(struct pcapfs *fs, uint64_t ino, int64_t *dev, struct window *w
 	if (n) {
 		*dev = n->device_id;
 		*w = n->w;
-		*base = n->base;
+		if (base)
+			*base = n->base;
 	}
 	pthread_mutex_unlock(&fs->node_lock);
 	if (n)
@@ -225,7 +226,8 @@ bool node_lookup(struct pcapfs *fs, uint64_t ino, int64_t *dev, struct window *w
 		*dev = (int64_t)((ino >> 24) & 0xffffffff);
 		w->start_ns = (int64_t)(ino & 0xffffff) * 3600 * NS_PER_SEC;
 		w->end_ns = w->start_ns + 3600 * NS_PER_SEC;
-		*base = ino;
+		if (base)
+			*base = ino;
 		return true;
 	}
 	return false;
@@ -680,10 +682,16 @@ static void node_final_locked(struct wnode *n, int64_t gen, uint64_t size, int64
 	n->mtime_ns = mtime_ns;
 }
 
+/* Does the node's page cache hold the content (size, mtime), as far as it holds any? */
+static bool cache_is(const struct wnode *n, uint64_t size, int64_t mtime_ns)
+{
+	return n->cache.size == size && n->cache.mtime_ns == mtime_ns;
+}
+
 /* Do open files read content other than (size, mtime) through the node's page cache? */
 static bool cache_busy_locked(const struct wnode *n, uint64_t size, int64_t mtime_ns)
 {
-	return n->cache_opens > 0 && (n->cache.size != size || n->cache.mtime_ns != mtime_ns);
+	return n->cache_opens > 0 && !cache_is(n, size, mtime_ns);
 }
 
 /* Mark a window's own node final with (size, mtime) unless open files read other bytes
@@ -718,9 +726,7 @@ enum cache_use node_cache_open(struct pcapfs *fs, uint64_t ino, const struct sna
 		struct cache_key k = {.size = s->plan->size, .mtime_ns = plan_mtime(s->plan, &n->w)};
 		if (n->attr_known && n->size == k.size && n->mtime_ns == k.mtime_ns &&
 		    !cache_busy_locked(n, k.size, k.mtime_ns)) {
-			bool same = n->cache_valid && n->cache.size == k.size &&
-				    n->cache.mtime_ns == k.mtime_ns;
-			u = same ? CACHE_KEEP : CACHE_FRESH;
+			u = n->cache_valid && cache_is(n, k.size, k.mtime_ns) ? CACHE_KEEP : CACHE_FRESH;
 			n->cache = k;
 			n->cache_valid = true;
 			n->cache_opens++;

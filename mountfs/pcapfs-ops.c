@@ -185,7 +185,7 @@ static void ofile_close(struct pcapfs *fs, struct ofile *of, const char *reason)
 	ofile_unlist(fs, of);
 	snprintf(of->close_reason, sizeof(of->close_reason), "%s", reason);
 	of->closed = true;
-	if (of->cached)
+	if (of->snap)
 		node_cache_close(fs, of->ino);
 	ofile_unref(fs, of);
 }
@@ -838,8 +838,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	int64_t dev, id;
 	struct window w;
-	uint64_t base;
-	if (!node_lookup(fs, ino, &dev, &w, &base)) {
+	if (!node_lookup(fs, ino, &dev, &w, NULL)) {
 		fuse_reply_err(req, NODE_TYPE(ino) == NODE_DEVICE ? EISDIR : ENOENT);
 		return;
 	}
@@ -881,7 +880,6 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	snprintf(of->window, sizeof(of->window), "%s", wname);
 	fi->fh = (uint64_t)(uintptr_t)of;
 	of->ino = ino;
-	of->cached = true;
 	/* Never direct_io: a node stands for one content, so its page cache serves every open
 	 * of it (node_cache_open). */
 	fi->keep_cache = cu == CACHE_KEEP;

@@ -183,8 +183,7 @@ struct ofile {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
-	uint64_t ino;	/* a window's node... */
-	bool cached;	/* ...whose page cache it reads through (node_cache_open) */
+	uint64_t ino;	/* a window's node, whose page cache it reads through (node_cache_open) */
 	bool listed;	/* in fs->open_files: opened, not yet closed */
 	bool closed;	/* closed: the close record is written when the last read is done */
 	char close_reason[96];
@@ -226,7 +225,7 @@ bool node_set_final(struct pcapfs *fs, uint64_t ino, uint64_t size, int64_t mtim
 /* The id of an hourly window without the table (0 when it has none of that form). */
 uint64_t node_hour_ino(int64_t dev, const struct window *w);
 /* The window of a node id (hourly ids decode without the table), and its own id (ino but
- * for a snapshot node). */
+ * for a snapshot node; base may be NULL). */
 bool node_lookup(struct pcapfs *fs, uint64_t ino, int64_t *dev, struct window *w, uint64_t *base);
 struct wnode *node_find_locked(struct pcapfs *fs, uint64_t ino);
 

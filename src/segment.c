@@ -766,6 +766,23 @@ out:
 	return e;
 }
 
+/* Do the records [24, accepted) that an index had accepted walk whole, each ending by
+ * accepted (one that runs past it only looks like a torn tail)? 0, or -EBADMSG: damage, to
+ * be reported with both files left as they are. */
+static int accepted_whole(int seg_fd, const struct pcap_ghdr *g, uint64_t accepted,
+			  const char *relpath, struct errbuf *err)
+{
+	uint64_t end = PCAP_GLOBAL_HDR_LEN;
+	int e = accepted > end ? segment_walk(seg_fd, g, end, accepted, skip_record, NULL, &end, err)
+			       : 0;
+	if (e == 0 && end < accepted)
+		e = err_set(err, EBADMSG, "the record at offset %" PRIu64 " runs past offset %" PRIu64,
+			    end, accepted);
+	return e < 0 ? err_prefix(err, -e, "%s: its index is damaged and so is a record the index "
+				  "had accepted; both left as they are: ", relpath)
+		     : 0;
+}
+
 int segment_recover(int dirfd, const char *relpath, uint64_t segment_id, const struct devmap *m,
 		    bool durable, struct segment_result *ret, uint64_t *ret_truncated,
 		    struct errbuf *err)
@@ -816,17 +833,9 @@ int segment_recover(int dirfd, const char *relpath, uint64_t segment_id, const s
 	if (idx_end == 0) {
 		/* No usable header: start the index again from nothing, unless the chunk headers
 		 * still tell of records accepted that do not walk whole: damage, left as it is. */
-		uint64_t claimed = index_claimed_end(idx_fd), end = 0;
-		e = claimed > PCAP_GLOBAL_HDR_LEN
-			    ? segment_walk(seg_fd, &g, PCAP_GLOBAL_HDR_LEN, claimed, skip_record, NULL,
-					   &end, err)
-			    : 0;
-		if (e == 0 && claimed > PCAP_GLOBAL_HDR_LEN && end != claimed)
-			e = err_set(err, EBADMSG, "the record at offset %" PRIu64 " runs past offset %"
-				    PRIu64, end, claimed);
+		e = accepted_whole(seg_fd, &g, index_claimed_end(idx_fd), relpath, err);
 		if (e < 0)
-			return err_prefix(err, -e, "%s: its index is damaged and so is a record the index "
-					  "had accepted; both left as they are: ", relpath);
+			return e;
 		uint8_t ih[INDEX_HDR_LEN];
 		index_put_header(ih, segment_id, 0);
 		if (ftruncate(idx_fd, 0) < 0 || pwrite_full(idx_fd, ih, sizeof(ih), 0) < 0)
@@ -848,14 +857,9 @@ int segment_recover(int dirfd, const char *relpath, uint64_t segment_id, const s
 		 * segment again from its records, if they are whole where the index had accepted
 		 * them. If not, both files stay as they are: damage to look at, not to cut away
 		 * (the next recovery finds the same). */
-		uint64_t end = 0;
-		e = segment_walk(seg_fd, &g, PCAP_GLOBAL_HDR_LEN, covered, skip_record, NULL, &end, err);
-		if (e == 0 && end != covered) /* a record that runs past what was accepted */
-			e = err_set(err, EBADMSG, "the record at offset %" PRIu64 " runs past offset %"
-				    PRIu64, end, covered);
+		e = accepted_whole(seg_fd, &g, covered, relpath, err);
 		if (e < 0)
-			return err_prefix(err, -e, "%s: its index is damaged and so is a record the index "
-					  "had accepted; both left as they are: ", relpath);
+			return e;
 		uint8_t ih[INDEX_HDR_LEN];
 		index_put_header(ih, segment_id, 0);
 		if (ftruncate(idx_fd, 0) < 0 || pwrite_full(idx_fd, ih, sizeof(ih), 0) < 0 ||
