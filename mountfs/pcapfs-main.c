@@ -364,6 +364,11 @@ int main(int argc, char **argv)
 	find_readahead_knob(co.mountpoint, fs.readahead_knob, sizeof(fs.readahead_knob));
 	if (fuse_daemonize(co.foreground) != 0)
 		goto out_unmount;
+	/* audit=best-effort sends the records it cannot write to Linux audit here; in the
+	 * background (stderr is /dev/null now) the log lines go here too. */
+	openlog("pcapfs", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
+	if (!co.foreground)
+		pcapfs_log_to_syslog();
 	if (fs.audit_mode != AUDIT_OFF && qlog_open(&fs, &err) < 0) {
 		pcapfs_log("the query log cannot be written: %s", err.msg);
 		if (fs.audit_mode == AUDIT_REQUIRED)
@@ -378,8 +383,6 @@ int main(int argc, char **argv)
 		goto out_unmount;
 	}
 	fs.se = se;
-	/* audit=best-effort sends the records it cannot write to Linux audit here. */
-	openlog("pcapfs", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
 	if (fs.audit_mode == AUDIT_BEST_EFFORT) {
 		struct errbuf aerr = {{0}};
 		if (auditlog_status(fs.audit, &aerr) < 0)

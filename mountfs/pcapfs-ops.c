@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <time.h>
 
 #include "pcapfs.h"
@@ -25,10 +26,22 @@ static const char readme[] =
 	"  1795342500 or 1795342500.25                 (Unix epoch seconds)\n"
 	"A window may be at most the spool's maximum wide (1 hour unless configured).\n";
 
+static bool log_syslog;
+
+void pcapfs_log_to_syslog(void)
+{
+	log_syslog = true;
+}
+
 void pcapfs_log(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
+	if (log_syslog) {
+		vsyslog(LOG_DAEMON | LOG_WARNING, fmt, ap);
+		va_end(ap);
+		return;
+	}
 	fputs("pcapfs: ", stderr);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
@@ -66,19 +79,23 @@ static int64_t audit_day_mtime(int64_t day)
 	return MIN(now_ns(), day + AUDIT_DAY_NS);
 }
 
-/* The record of a refused access: of the device and window in ai (window may be NULL), or of
- * path (/audit...) when it is given. A caller the policy could not name (no user, no such
- * device) is not recorded. */
-static void audit_refusal(struct pcapfs *fs, fuse_req_t req, const char *op,
-			  const struct access_info *ai, const char *window, const char *path)
+/* Refuse req with errno err, then record the refusal: of the device and window in ai (window
+ * may be NULL), or of path (/audit...) when it is given. A caller the policy could not name
+ * (no user, no such device) is not recorded. The reply goes first: a caller must not tell a
+ * device hidden from it (recorded) from a name that exists nowhere (not recorded) by how
+ * long the answer takes. Lookups and attribute requests of one walk are one record
+ * (audit_refused_lookup). */
+static void refuse(struct pcapfs *fs, fuse_req_t req, int err, const char *op,
+		   const struct access_info *ai, const char *window, const char *path)
 {
+	struct fuse_ctx ctx = *fuse_req_ctx(req); /* req is gone once answered */
+	fuse_reply_err(req, err);
 	if (!ai->exists)
 		return;
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct audit_event ev = {.op = op, .uid = ctx->uid, .gid = ctx->gid, .pid = ctx->pid,
+	struct audit_event ev = {.op = op, .uid = ctx.uid, .gid = ctx.gid, .pid = ctx.pid,
 				 .user = ai->user, .device = path ? NULL : ai->device,
 				 .window = window, .path = path, .reason = ai->reason};
-	if (strcmp(op, "lookup") == 0)
+	if (strcmp(op, "lookup") == 0 || strcmp(op, "getattr") == 0)
 		(void)audit_refused_lookup(fs, &ev);
 	else
 		(void)audit_access(fs, &ev);
@@ -255,6 +272,14 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
 }
 
+/* The kernel keeps attributes for every caller alike, while a window's size and time are
+ * only for those who may read it (a caller reaches a window's node without a walk through
+ * its device directory from a directory it entered before a revocation, through an NFS
+ * file handle, or past its role's limits): every stat of a window is decided for its caller
+ * (op_getattr). Its pages are kept all the same: bytes are reached only through an open,
+ * which is always decided. */
+#define WINDOW_ATTR_TIMEOUT 0.0
+
 static void reply_dir_entry(fuse_req_t req, struct pcapfs *fs, uint64_t ino, double timeout)
 {
 	struct fuse_entry_param e = {.ino = ino, .attr_timeout = timeout, .entry_timeout = timeout};
@@ -276,9 +301,11 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			ino = NODE_TYPE(parent) == NODE_DEVICE ? NODE_PCAP : NODE_ROOT;
 		if (NODE_TYPE(ino) == NODE_DEVICE) {
 			int64_t id;
-			int e = check_device(fs, req, NULL, (int64_t)(ino & ((UINT64_C(1) << 56) - 1)), &id);
+			struct access_info ai;
+			int e = check_device_info(fs, req, NULL, (int64_t)(ino & ((UINT64_C(1) << 56) - 1)),
+						  &id, &ai);
 			if (e < 0) {
-				fuse_reply_err(req, -e);
+				refuse(fs, req, -e, "lookup", &ai, NULL, NULL);
 				return;
 			}
 		}
@@ -286,7 +313,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			struct access_info ai;
 			int e = check_audit(fs, req, &ai);
 			if (e < 0) {
-				fuse_reply_err(req, -e);
+				refuse(fs, req, -e, "lookup", &ai, NULL, "/audit");
 				return;
 			}
 		}
@@ -314,8 +341,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			struct access_info ai;
 			int e = check_audit(fs, req, &ai);
 			if (e < 0) {
-				audit_refusal(fs, req, "lookup", &ai, NULL, "/audit");
-				fuse_reply_err(req, -e);
+				refuse(fs, req, -e, "lookup", &ai, NULL, "/audit");
 				return;
 			}
 			reply_dir_entry(req, fs, NODE_AUDIT, 0);
@@ -335,8 +361,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		snprintf(path, sizeof(path), "/audit/%s", name);
 		int e = check_audit(fs, req, &ai);
 		if (e < 0) {
-			audit_refusal(fs, req, "lookup", &ai, NULL, path);
-			fuse_reply_err(req, -e);
+			refuse(fs, req, -e, "lookup", &ai, NULL, path);
 			return;
 		}
 		uint64_t size;
@@ -361,8 +386,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		id = -1;
 		int e = check_device_info(fs, req, name, 0, &id, &ai);
 		if (e < 0) {
-			audit_refusal(fs, req, "lookup", &ai, NULL, NULL);
-			fuse_reply_err(req, -e);
+			refuse(fs, req, -e, "lookup", &ai, NULL, NULL);
 			return;
 		}
 		/* Zero timeouts: every walk into a device is decided again for its caller. */
@@ -388,10 +412,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		if (e < 0) { /* a refusal when the device exists (a walk from inside it: cwd, dirfd) */
 			char wname[WINDOW_NAME_BUF];
 			window_format(&w, wname, sizeof(wname));
-			audit_refusal(fs, req, "lookup", &ai, wname, NULL);
-		}
-		if (e < 0) {
-			fuse_reply_err(req, -e);
+			refuse(fs, req, -e, "lookup", &ai, wname, NULL);
 			return;
 		}
 		struct fuse_entry_param ep = {0};
@@ -401,11 +422,11 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			fuse_reply_err(req, -e);
 			return;
 		}
-		/* A snapshot node's attributes never change either, but its entry has to go at
-		 * once: the next walk to the name gets the content as of then. A window's own
-		 * node keeps its entry only under its canonical name: the one the content watcher
-		 * drops when the window changes after all. */
-		ep.attr_timeout = fs->cache_timeout;
+		/* Attributes are never kept by the kernel (WINDOW_ATTR_TIMEOUT). The entry is: a
+		 * settled window's own node under its canonical name, the one the content watcher
+		 * drops when the window changes after all; a snapshot node's entry goes at once,
+		 * so that the next walk to the name gets the content as of then. */
+		ep.attr_timeout = WINDOW_ATTR_TIMEOUT;
 		char canon[WINDOW_NAME_BUF];
 		ep.entry_timeout = imm && window_format(&w, canon, sizeof(canon)) > 0 &&
 						   strcmp(name, canon) == 0
@@ -448,10 +469,19 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			if (e == 0)
 				file_attr(ino, size, audit_day_mtime(day), &st);
 		}
-		if (e < 0)
+		if (e < 0 && ai.exists && (e == -ENOENT || e == -EACCES)) {
+			char path[64] = "/audit";
+			if (ino != NODE_AUDIT) {
+				path[6] = '/';
+				audit_day_name((int64_t)(ino & ((UINT64_C(1) << 56) - 1)) * AUDIT_DAY_NS,
+					       path + 7, sizeof(path) - 7);
+			}
+			refuse(fs, req, -e, "getattr", &ai, NULL, path);
+		} else if (e < 0) {
 			fuse_reply_err(req, -e);
-		else
+		} else {
 			fuse_reply_attr(req, &st, 0);
+		}
 		return;
 	}
 	int64_t dev, id;
@@ -459,9 +489,10 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	uint64_t base;
 	if (NODE_TYPE(ino) == NODE_DEVICE) {
 		dev = (int64_t)(ino & ((UINT64_C(1) << 56) - 1));
-		int e = check_device(fs, req, NULL, dev, &id);
-		if (e < 0) {
-			fuse_reply_err(req, -e);
+		struct access_info ai;
+		int e = check_device_info(fs, req, NULL, dev, &id, &ai);
+		if (e < 0) { /* a directory entered or opened before a revocation */
+			refuse(fs, req, -e, "getattr", &ai, NULL, NULL);
 			return;
 		}
 		dir_attr(fs, ino, &st);
@@ -478,29 +509,34 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		const struct ofile *of = (const struct ofile *)(uintptr_t)fi->fh;
 		const struct plan *p = of->snap->plan;
 		file_attr(base, p->size, p->packets ? p->t_last : w.end_ns, &st);
-		fuse_reply_attr(req, &st, of->snap->immutable || base != ino ? fs->cache_timeout : 0);
+		fuse_reply_attr(req, &st, WINDOW_ATTR_TIMEOUT);
 		return;
 	}
 	struct access_info ai;
 	int e = check_window_info(fs, req, dev, &w, &id, &ai);
+	if (e < 0) { /* through an entry of a walk decided before: cwd, dirfd, a file handle */
+		char wname[WINDOW_NAME_BUF];
+		window_format(&w, wname, sizeof(wname));
+		refuse(fs, req, -e, "getattr", &ai, wname, NULL);
+		return;
+	}
 	bool imm;
 	/* Without an open file (the kernel refreshing the attributes of a node): while files
 	 * are open through a window's own node, the size of what they read, which does not
 	 * move under them. Fresh data comes with the next lookup. */
 	uint64_t size;
 	int64_t mtime;
-	if (e == 0 && node_cache_attr(fs, ino, &size, &mtime)) {
+	if (node_cache_attr(fs, ino, &size, &mtime)) {
 		file_attr(base, size, mtime, &st);
-		fuse_reply_attr(req, &st, 0);
+		fuse_reply_attr(req, &st, WINDOW_ATTR_TIMEOUT);
 		return;
 	}
-	if (e == 0)
-		e = window_attr(fs, ino, dev, &w, &st, &imm, NULL);
+	e = window_attr(fs, ino, dev, &w, &st, &imm, NULL);
 	if (e < 0) {
 		fuse_reply_err(req, -e);
 		return;
 	}
-	fuse_reply_attr(req, &st, imm ? fs->cache_timeout : 0);
+	fuse_reply_attr(req, &st, WINDOW_ATTR_TIMEOUT);
 }
 
 /* ---- directories -------------------------------------------------------------------------- */
@@ -589,8 +625,12 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	} else if (e == 0 && ino == NODE_AUDIT) {
 		struct access_info ai;
 		e = check_audit(fs, req, &ai);
-		if (e < 0)
-			audit_refusal(fs, req, "opendir", &ai, NULL, "/audit");
+		if (e < 0) {
+			free(b->v);
+			free(b);
+			refuse(fs, req, -e, "opendir", &ai, NULL, "/audit");
+			return;
+		}
 		int64_t *days = NULL;
 		size_t n = 0;
 		struct errbuf err = {{0}};
@@ -648,6 +688,12 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		int64_t dev = (int64_t)(ino & ((UINT64_C(1) << 56) - 1)), id;
 		struct access_info ai;
 		e = check_device_info(fs, req, NULL, dev, &id, &ai);
+		if (e < 0) { /* through a directory opened or entered before a revocation */
+			free(b->v);
+			free(b);
+			refuse(fs, req, -e, "opendir", &ai, NULL, NULL);
+			return;
+		}
 		struct device_hour *hours = NULL;
 		int64_t now = now_ns();
 		size_t n = 0;
@@ -737,7 +783,8 @@ static void reply_listing(fuse_req_t req, struct fuse_file_info *fi, size_t size
 			refs[n_refs++] = node;
 			e.ino = node;
 			file_attr(node, it->size, it->mtime_ns, &e.attr);
-			e.attr_timeout = e.entry_timeout = fs->cache_timeout;
+			e.attr_timeout = WINDOW_ATTR_TIMEOUT;
+			e.entry_timeout = fs->cache_timeout;
 		}
 		fuse_add_direntry_plus(req, buf + used, need, it->name, &e, (off_t)(i + 1));
 		used += need;
@@ -794,8 +841,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		memcpy(path, "/audit/", 7);
 		int e = check_audit(fs, req, &ai);
 		if (e < 0) {
-			audit_refusal(fs, req, "open", &ai, NULL, path);
-			fuse_reply_err(req, -e);
+			refuse(fs, req, -e, "open", &ai, NULL, path);
 			return;
 		}
 		struct ofile *of = ofile_new(ctx, &ai, 0);
@@ -847,8 +893,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	window_format(&w, wname, sizeof(wname));
 	int e = check_window_info(fs, req, dev, &w, &id, &ai);
 	if (e < 0) {
-		audit_refusal(fs, req, "open", &ai, wname, NULL);
-		fuse_reply_err(req, -e);
+		refuse(fs, req, -e, "open", &ai, wname, NULL);
 		return;
 	}
 	/* The snapshot the kernel's attributes came from (the lookup just before): the size it

@@ -241,7 +241,6 @@ struct access_info {
  * (no such device, or not for this caller), -EACCES (PAM refuses), -EIO. info may be NULL. */
 int check_device_info(struct pcapfs *fs, fuse_req_t req, const char *name, int64_t id,
 		      int64_t *ret_id, struct access_info *info);
-int check_device(struct pcapfs *fs, fuse_req_t req, const char *name, int64_t id, int64_t *ret_id);
 /* The same for a window of device id, also by the caller's role limits: -EACCES (with the
  * reason in info) for a window wider than the role may read or reaching too far back. */
 int check_window_info(struct pcapfs *fs, fuse_req_t req, int64_t id, const struct window *w,
@@ -288,5 +287,7 @@ int content_state_poll(struct pcapfs *fs);
 int content_watch_start(struct pcapfs *fs);
 void content_watch_stop(struct pcapfs *fs);
 void pcapfs_nodes_free(struct pcapfs *fs);
-/* Log one line to stderr (journal/syslog when run by systemd). */
+/* Log one line to stderr (the journal when run by systemd), or to syslog (facility daemon)
+ * once pcapfs_log_to_syslog was called: a mount gone to the background has no stderr. */
 void pcapfs_log(const char *fmt, ...) _printf_(1, 2);
+void pcapfs_log_to_syslog(void);

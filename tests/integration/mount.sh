@@ -404,6 +404,37 @@ ctl audit --user "${P}b" --since "$SINCE" --csv | grep -q "lookup.*/pcap/dev-002
 	fail "the refused lookup from inside the device is not in the query log: $(ctl audit --user "${P}b" --since "$SINCE" --csv)"
 pass "after a revoke a walk from inside the device is refused at the window, and recorded"
 
+# The kernel keeps entries for every caller alike: a directory opened before a revoke reaches
+# a window that root looked up since without a walk through the device. Its size and time are
+# still refused (GETATTR, decided for its caller), and so is a new listing; both recorded.
+ctl grant "user:${P}b" dev-002
+rm -f "$T/sync/in" "$T/sync/go" && mkfifo -m 666 "$T/sync/in" "$T/sync/go"
+as "${P}b" /usr/bin/python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+open(sys.argv[2], "w").write("in\n")
+open(sys.argv[3]).read()
+r = []
+for f in (lambda: os.stat(sys.argv[4], dir_fd=fd), lambda: (os.fchdir(fd), os.listdir("."))):
+    try:
+        f()
+        r.append(0)
+    except OSError as e:
+        r.append(e.errno)
+print(*r)' "$D/dev-002" "$T/sync/in" "$T/sync/go" "$W" >"$T/dirfd.out" 2>&1 &
+inside=$!
+read -r _ <"$T/sync/in"
+ctl revoke "user:${P}b" dev-002
+SINCE=$(date +%s)
+stat "$D/dev-002/$W" >/dev/null
+echo go >"$T/sync/go"
+wait "$inside" || fail "dirfd test: $(cat "$T/dirfd.out")"
+[ "$(cat "$T/dirfd.out")" = "2 2" ] || fail "after a revoke, stat through an open directory and a new listing gave errno $(cat "$T/dirfd.out"), not ENOENT"
+ctl audit --user "${P}b" --since "$SINCE" --csv | grep -q "getattr.*/pcap/dev-002/$W" ||
+	fail "the refused stat is not in the query log: $(ctl audit --user "${P}b" --since "$SINCE" --csv)"
+ctl audit --user "${P}b" --since "$SINCE" --csv | grep -q "opendir.*/pcap/dev-002" ||
+	fail "the refused listing is not in the query log: $(ctl audit --user "${P}b" --since "$SINCE" --csv)"
+pass "after a revoke, a window that another caller looked up stays hidden through a directory opened before (stat and listing ENOENT, recorded)"
+
 # Role limits (pcapfsctl limits): the width and look-back of what a user may open, listings
 # showing only those files; root is never limited; explain gives the reason.
 errno_of() { as "$1" /usr/bin/python3 -c 'import os,sys
@@ -424,11 +455,17 @@ e8=$(errno_of "${P}a" "$D/dev-002/$H8.pcap")
 [ "$(errno_of "${P}a" "$D/dev-002/$H9.pcap")" = 0 ] || fail "a window inside the look-back was refused"
 as "${P}a" ls "$D/dev-002" | grep -q "^$H8" && fail "an hour beyond the look-back is listed"
 as "${P}a" ls "$D/dev-002" | grep -q "^$H9" || fail "an hour inside the look-back is not listed"
+# Attributes that root's lookup left with the kernel are not the user's to see.
+stat "$D/dev-002/$H8.pcap" >/dev/null
+e8=$(as "${P}a" /usr/bin/python3 -c 'import os,sys
+try: os.stat(sys.argv[1]); print(0)
+except OSError as e: print(e.errno)' "$D/dev-002/$H8.pcap")
+[ "$e8" = 13 ] || fail "stat of a window beyond the look-back that root had looked up: errno $e8"
 ctl --json limits | grep -q '"max_lookback"' || fail "limits --json"
 ctl limits set user --max-lookback none
 [ "$(errno_of "${P}a" "$D/dev-002/$H8.pcap")" = 0 ] || fail "removing the limit did not take effect"
 ctl limits set nobody --max-width 1h 2>/dev/null && fail "an unknown role was accepted"
-pass "role limits: width and look-back refuse with EACCES and trim listings, at the next access; root unlimited"
+pass "role limits: width and look-back refuse opens and stats with EACCES and trim listings, at the next access; root unlimited"
 
 # An account PAM refuses (expired) reads nothing, even with a grant: EACCES.
 useradd -M -N -g users "${P}x"
