@@ -13,9 +13,10 @@
 int catalog_access_add(struct catalog *c, struct access_row *r, struct errbuf *err)
 {
 	static const char sql[] =
-		"INSERT INTO access_log (ts_ns, op, allowed, uid, gid, pid, user_name, device,"
+		"INSERT INTO access_log (id, ts_ns, op, allowed, uid, gid, pid, user_name, device,"
 		" window_name, path, reason, bytes, duration_ns, open_id)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+		" VALUES (" CATALOG_NEXT_ID("access_log", "access_id_high") ","
+		" ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	bool own;
 	int e, rc = SQLITE_OK;

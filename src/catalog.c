@@ -155,6 +155,13 @@ static const char schema_v5[] =
 	"  OR NEW.t_first + 1000000000 < (SELECT max(t_first) FROM segments"
 	"                                 WHERE interface_id = NEW.interface_id AND id != NEW.id)"
 	"  BEGIN UPDATE counters SET value = value + 1 WHERE name = 'content_generation'; END;";
+/* Schema version 6: query-log ids are never used twice either. A Linux audit record names
+ * its row by id (event=, open_event=): a row written after pruning emptied the log must not
+ * take an id that records already name. */
+static const char schema_v6[] =
+	"INSERT INTO counters VALUES"
+	"  ('access_id_high', (SELECT coalesce(max(id), 0) FROM access_log));"
+	ID_HIGH("access_log", "access_id_high");
 #undef ID_HIGH
 
 /* migrations[v] brings a catalogue from version v - 1 to v. Append only; never edit a
@@ -166,6 +173,7 @@ static const char *const migrations[] = {
 	schema_v3,
 	schema_v4,
 	schema_v5,
+	schema_v6,
 };
 _Static_assert(ELEMENTSOF(migrations) == CATALOG_SCHEMA_VERSION + 1,
 	       "one migration per schema version");

@@ -16,7 +16,7 @@
 #include "classify.h"
 #include "errbuf.h"
 
-#define CATALOG_SCHEMA_VERSION 5
+#define CATALOG_SCHEMA_VERSION 6
 #define DEVICE_NAME_MAX 64
 #define TAG_MAX 64
 #define OWNER_MAX 64 /* a user name or "@group" */

@@ -39,14 +39,16 @@ ctl grant "user:$U_USR" dev-002
 H=20261122T080000Z--20261122T090000Z
 
 # A catalogue of schema 3 (before the query log and the id counters): the mount brings it
-# to 5.
-sqlite3 "$SPOOL/catalog.db" "DROP TABLE access_log; DROP TRIGGER devices_id_high; DROP TRIGGER segments_id_high; DELETE FROM counters WHERE name IN ('device_id_high', 'segment_id_high'); PRAGMA user_version = 3;"
+# to 6.
+sqlite3 "$SPOOL/catalog.db" "DROP TABLE access_log; DROP TRIGGER devices_id_high; DROP TRIGGER segments_id_high; DELETE FROM counters WHERE name IN ('device_id_high', 'segment_id_high', 'access_id_high'); PRAGMA user_version = 3;"
 mount_fs() { mount_pcapfs "audit=required,auditor_group=$AUD_G,pam_service=$P,id_cache=1$*"; }
 umount_fs() { umount_pcapfs; }
 on_exit umount_pcapfs_at_exit
 mount_fs
-[ "$(sqlite3 "$SPOOL/catalog.db" 'PRAGMA user_version')" = 5 ] || fail "the mount did not migrate the catalogue"
-pass "a schema-3 catalogue is brought to schema 5 by the mount"
+[ "$(sqlite3 "$SPOOL/catalog.db" 'PRAGMA user_version')" = 6 ] || fail "the mount did not migrate the catalogue"
+[ "$(sqlite3 "$SPOOL/catalog.db" "SELECT count(*) FROM counters WHERE name = 'access_id_high'")" = 1 ] ||
+	fail "the migration did not add the query log's id counter"
+pass "a schema-3 catalogue is brought to schema 6 by the mount"
 
 as() { setpriv --reuid "$1" --regid "$(id -g "$1")" --init-groups -- "${@:2}"; }
 errno_of() { # user op path
