@@ -73,6 +73,19 @@ static uint64_t audit_day_ino(int64_t day)
 	return NODE_AUDIT_DAY << 56 | (uint64_t)(day / AUDIT_DAY_NS);
 }
 
+static int64_t audit_day_of(uint64_t ino)
+{
+	return (int64_t)(ino & ((UINT64_C(1) << 56) - 1)) * AUDIT_DAY_NS;
+}
+
+/* The path that records name for /audit (NODE_AUDIT) or one of its day files. */
+static void audit_path(uint64_t ino, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, ino == NODE_AUDIT ? "/audit" : "/audit/");
+	if (ino != NODE_AUDIT && n > 0 && (size_t)n < size)
+		audit_day_name(audit_day_of(ino), buf + n, size - (size_t)n);
+}
+
 /* A day's file changes until the day is over: its mtime is the end of the day, or now. */
 static int64_t audit_day_mtime(int64_t day)
 {
@@ -456,10 +469,16 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (ino == NODE_AUDIT || NODE_TYPE(ino) == NODE_AUDIT_DAY) {
 		struct access_info ai;
 		int e = check_audit(fs, req, &ai);
-		if (e == 0 && ino == NODE_AUDIT) {
+		if (e < 0) {
+			char path[64];
+			audit_path(ino, path, sizeof(path));
+			refuse(fs, req, -e, "getattr", &ai, NULL, path);
+			return;
+		}
+		if (ino == NODE_AUDIT) {
 			dir_attr(fs, ino, &st);
-		} else if (e == 0) {
-			int64_t day = (int64_t)(ino & ((UINT64_C(1) << 56) - 1)) * AUDIT_DAY_NS;
+		} else {
+			int64_t day = audit_day_of(ino);
 			uint64_t size;
 			const struct ofile *of = fi && fi->fh ? (const struct ofile *)(uintptr_t)fi->fh : NULL;
 			if (of)
@@ -469,19 +488,10 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			if (e == 0)
 				file_attr(ino, size, audit_day_mtime(day), &st);
 		}
-		if (e < 0 && ai.exists && (e == -ENOENT || e == -EACCES)) {
-			char path[64] = "/audit";
-			if (ino != NODE_AUDIT) {
-				path[6] = '/';
-				audit_day_name((int64_t)(ino & ((UINT64_C(1) << 56) - 1)) * AUDIT_DAY_NS,
-					       path + 7, sizeof(path) - 7);
-			}
-			refuse(fs, req, -e, "getattr", &ai, NULL, path);
-		} else if (e < 0) {
+		if (e < 0)
 			fuse_reply_err(req, -e);
-		} else {
+		else
 			fuse_reply_attr(req, &st, 0);
-		}
 		return;
 	}
 	int64_t dev, id;
@@ -577,6 +587,13 @@ static struct dir_item *dirlist_add(struct dirlist *b, const char *name, uint64_
 	return it;
 }
 
+static void dirlist_free(struct dirlist *b)
+{
+	if (b)
+		free(b->v);
+	free(b);
+}
+
 static int dirlist_put(struct dirlist *b, const char *name, uint64_t ino, mode_t mode)
 {
 	return dirlist_add(b, name, ino, mode) ? 0 : -ENOMEM;
@@ -626,8 +643,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		struct access_info ai;
 		e = check_audit(fs, req, &ai);
 		if (e < 0) {
-			free(b->v);
-			free(b);
+			dirlist_free(b);
 			refuse(fs, req, -e, "opendir", &ai, NULL, "/audit");
 			return;
 		}
@@ -689,8 +705,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		struct access_info ai;
 		e = check_device_info(fs, req, NULL, dev, &id, &ai);
 		if (e < 0) { /* through a directory opened or entered before a revocation */
-			free(b->v);
-			free(b);
+			dirlist_free(b);
 			refuse(fs, req, -e, "opendir", &ai, NULL, NULL);
 			return;
 		}
@@ -728,9 +743,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		e = -ENOTDIR;
 	}
 	if (e < 0) {
-		if (b)
-			free(b->v);
-		free(b);
+		dirlist_free(b);
 		fuse_reply_err(req, -e);
 		return;
 	}
@@ -810,9 +823,7 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct dirlist *b = (struct dirlist *)(uintptr_t)fi->fh;
-	free(b->v);
-	free(b);
+	dirlist_free((struct dirlist *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -834,11 +845,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	if (NODE_TYPE(ino) == NODE_AUDIT_DAY) {
-		int64_t day = (int64_t)(ino & ((UINT64_C(1) << 56) - 1)) * AUDIT_DAY_NS;
+		int64_t day = audit_day_of(ino);
 		char path[64];
 		struct access_info ai;
-		audit_day_name(day, path + 7, sizeof(path) - 7);
-		memcpy(path, "/audit/", 7);
+		audit_path(ino, path, sizeof(path));
 		int e = check_audit(fs, req, &ai);
 		if (e < 0) {
 			refuse(fs, req, -e, "open", &ai, NULL, path);
