@@ -343,6 +343,7 @@ int main(int argc, char **argv)
 	sem_init(&fs.builds, 0, BUILDS_MAX);
 	pthread_mutex_init(&fs.node_lock, NULL);
 	pthread_mutex_init(&fs.qlog_lock, NULL);
+	pthread_mutex_init(&fs.pending_lock, NULL);
 	pthread_mutex_init(&fs.csv_lock, NULL);
 	pthread_mutex_init(&fs.csv_make_lock, NULL);
 	pthread_mutex_init(&fs.open_lock, NULL);
@@ -411,6 +412,8 @@ int main(int argc, char **argv)
 out_unmount:
 	content_watch_stop(&fs);
 	pcapfs_close_open_files(&fs); /* the loop's threads are gone: no RELEASE will come */
+	if (fs.qlog)
+		qlog_flush(&fs, true);
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);

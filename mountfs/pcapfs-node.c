@@ -3,9 +3,11 @@
  * (pcapfs.h). */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <syslog.h>
 
+#include "access-format.h"
 #include "pcapfs.h"
 
 /* ---- nodes ---------------------------------------------------------------------------------- */
@@ -434,6 +436,133 @@ int audit_access(struct pcapfs *fs, struct audit_event *ev)
 	return e;
 }
 
+/* ---- the query log's rows kept for later ---------------------------------------------------- */
+
+#define QLOG_PENDING_MAX 4096
+/* How long a row that decides no access waits for the catalogue's lock before it is kept
+ * for later: the query-log connection is one, and a granted open waiting to be recorded
+ * must not queue behind refusals each waiting the full busy timeout. */
+#define QLOG_DEFER_WAIT_MS 500
+
+/* catalog_access_add or catalog_access_refuse on the query log (with fs->qlog_lock held),
+ * waiting at most QLOG_DEFER_WAIT_MS for the lock unless the row decides an access. */
+static int qlog_write(struct pcapfs *fs, struct access_row *row, int64_t refuse_id, bool decides,
+		      struct errbuf *err)
+{
+	if (!decides)
+		catalog_set_busy_timeout(fs->qlog, QLOG_DEFER_WAIT_MS);
+	int e = refuse_id > 0 ? catalog_access_refuse(fs->qlog, refuse_id, row->reason, err)
+			      : catalog_access_add(fs->qlog, row, err);
+	if (!decides)
+		catalog_set_busy_timeout(fs->qlog, SPOOL_DEFAULT_LOCK_TIMEOUT_MS);
+	return e;
+}
+
+struct qlog_pending {
+	struct qlog_pending *next;
+	int64_t refuse_id; /* > 0: mark that row refused, with row.reason; 0: add row */
+	struct access_row row;
+};
+
+static bool qlog_pending_any(struct pcapfs *fs)
+{
+	pthread_mutex_lock(&fs->pending_lock);
+	bool any = fs->pending_first != NULL;
+	pthread_mutex_unlock(&fs->pending_lock);
+	return any;
+}
+
+/* Keep a write for qlog_flush; false when QLOG_PENDING_MAX are waiting already. */
+static bool qlog_defer(struct pcapfs *fs, const struct access_row *row, int64_t refuse_id)
+{
+	struct qlog_pending *p = NULL;
+	pthread_mutex_lock(&fs->pending_lock);
+	if (fs->n_pending < QLOG_PENDING_MAX && (p = malloc(sizeof(*p)))) {
+		p->next = NULL;
+		p->refuse_id = refuse_id;
+		p->row = *row;
+		if (fs->pending_last)
+			fs->pending_last->next = p;
+		else
+			fs->pending_first = p;
+		fs->pending_last = p;
+		fs->n_pending++;
+	}
+	pthread_mutex_unlock(&fs->pending_lock);
+	return p != NULL;
+}
+
+static void qlog_log_row(const char *what, const struct qlog_pending *p)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (f) {
+		access_csv_row(f, &p->row);
+		fclose(f);
+	}
+	if (text && len && text[len - 1] == '\n')
+		text[len - 1] = 0;
+	if (p->refuse_id > 0)
+		pcapfs_log("%s: row %" PRId64 " refused (%s)", what, p->refuse_id, p->row.reason);
+	else
+		pcapfs_log("%s: %s", what, text ? text : p->row.path);
+	free(text);
+}
+
+/* Only one thread flushes at a time: the watcher, and at unmount the main thread once the
+ * watcher has stopped. Writers append meanwhile. */
+void qlog_flush(struct pcapfs *fs, bool final)
+{
+	uint64_t written = 0;
+	struct errbuf err = {{0}};
+	int e = 0;
+	for (;;) {
+		pthread_mutex_lock(&fs->pending_lock);
+		struct qlog_pending *p = fs->pending_first;
+		pthread_mutex_unlock(&fs->pending_lock);
+		if (!p)
+			break;
+		pthread_mutex_lock(&fs->qlog_lock);
+		/* At unmount nothing waits on the lock: the full busy timeout. */
+		e = qlog_write(fs, &p->row, p->refuse_id, final, &err);
+		pthread_mutex_unlock(&fs->qlog_lock);
+		if (e < 0)
+			break;
+		pthread_mutex_lock(&fs->pending_lock);
+		fs->pending_first = p->next;
+		if (!p->next)
+			fs->pending_last = NULL;
+		fs->n_pending--;
+		pthread_mutex_unlock(&fs->pending_lock);
+		free(p);
+		written++;
+	}
+	if (written)
+		pcapfs_log("query log: %" PRIu64 " delayed row%s written", written, written == 1 ? "" : "s");
+	if (e < 0 && (!fs->pending_failing || final)) {
+		pthread_mutex_lock(&fs->pending_lock);
+		size_t n = fs->n_pending;
+		pthread_mutex_unlock(&fs->pending_lock);
+		pcapfs_log("query log: %zu row%s waiting to be written: %s%s", n, n == 1 ? "" : "s",
+			   err.msg, final ? "" : " (retrying every second)");
+	}
+	fs->pending_failing = e < 0;
+	if (!final)
+		return;
+	pthread_mutex_lock(&fs->pending_lock);
+	struct qlog_pending *p = fs->pending_first;
+	fs->pending_first = fs->pending_last = NULL;
+	fs->n_pending = 0;
+	pthread_mutex_unlock(&fs->pending_lock);
+	while (p) {
+		struct qlog_pending *next = p->next;
+		qlog_log_row("query-log row lost at unmount", p);
+		free(p);
+		p = next;
+	}
+}
+
 static int record(struct pcapfs *fs, struct audit_event *event)
 {
 	/* A copy: a refusal decided here changes what the Linux audit record says, not the
@@ -449,44 +578,59 @@ static int record(struct pcapfs *fs, struct audit_event *event)
 	snprintf(row.window, sizeof(row.window), "%s", ev->window ? ev->window : "");
 	snprintf(row.path, sizeof(row.path), "%s", ev->path);
 	snprintf(row.reason, sizeof(row.reason), "%s", ev->reason ? ev->reason : "");
+	/* Whether the access waits on this row: a granted open (or lookup, or listing) when
+	 * auditing is required. Other rows (refusals, closes, anything best-effort) that cannot
+	 * be written are kept for qlog_flush, and while rows wait, new ones of that kind queue
+	 * behind them instead of waiting for the catalogue's lock one after another. */
+	bool decides = fs->audit_mode == AUDIT_REQUIRED && ev->granted && strcmp(ev->op, "close") != 0;
 	struct errbuf qerr = {{0}}, aerr = {{0}};
 	int q = -ENOTCONN;
-	pthread_mutex_lock(&fs->qlog_lock);
-	if (fs->qlog)
-		q = catalog_access_add(fs->qlog, &row, &qerr);
-	pthread_mutex_unlock(&fs->qlog_lock);
-	if (!fs->qlog)
+	if (!fs->qlog) {
 		snprintf(qerr.msg, sizeof(qerr.msg), "the query log is not open");
+	} else if (!decides && qlog_pending_any(fs)) {
+		q = -EAGAIN;
+		snprintf(qerr.msg, sizeof(qerr.msg), "earlier rows are still waiting");
+	} else {
+		pthread_mutex_lock(&fs->qlog_lock);
+		q = qlog_write(fs, &row, 0, decides, &qerr);
+		pthread_mutex_unlock(&fs->qlog_lock);
+	}
 	event->id = ev->id = q == 0 ? row.id : 0;
 	char why[ACCESS_REASON_MAX + 1];
 	bool refuse = false;
 	if (q < 0) {
-		pcapfs_log("query-log row not written (%s %s uid %u): %s%s", ev->op, ev->path,
-			   (unsigned)ev->uid, qerr.msg,
-			   fs->audit_mode == AUDIT_REQUIRED && ev->granted ? "; access refused" : "");
-		if (fs->audit_mode == AUDIT_REQUIRED && ev->granted && strcmp(ev->op, "close") != 0) {
-			/* The Linux audit record then tells of the refusal and why. */
+		if (decides) {
+			/* Refused; the Linux audit record tells of the refusal and why, and so does
+			 * the row once it can be written. */
 			snprintf(why, sizeof(why), "query log not written: %.200s", qerr.msg);
 			ev->granted = false;
 			ev->reason = why;
+			row.allowed = false;
+			snprintf(row.reason, sizeof(row.reason), "%s", why);
 			refuse = true;
 		}
+		bool kept = fs->qlog && qlog_defer(fs, &row, 0);
+		if (q != -EAGAIN || !kept)
+			pcapfs_log("query-log row not written (%s %s uid %u): %s%s%s", ev->op, ev->path,
+				   (unsigned)ev->uid, qerr.msg, refuse ? "; access refused" : "",
+				   kept ? "; kept to be written later"
+					: fs->qlog ? "; too many rows waiting, this one is lost" : "");
 	}
 	int a = auditlog_write(fs->audit, ev, &aerr);
 	if (a < 0) {
 		pcapfs_log("audit record not written (%s %s uid %u): %s%s", ev->op, ev->path,
-			   (unsigned)ev->uid, aerr.msg,
-			   fs->audit_mode == AUDIT_REQUIRED && ev->granted ? "; access refused" : "");
-		if (fs->audit_mode == AUDIT_REQUIRED && ev->granted && strcmp(ev->op, "close") != 0) {
+			   (unsigned)ev->uid, aerr.msg, decides && !refuse ? "; access refused" : "");
+		if (decides && !refuse) {
 			refuse = true;
-			if (q == 0) {
-				snprintf(why, sizeof(why), "audit record not written: %.200s", aerr.msg);
-				pthread_mutex_lock(&fs->qlog_lock);
-				int e = catalog_access_refuse(fs->qlog, row.id, why, &qerr);
-				pthread_mutex_unlock(&fs->qlog_lock);
-				if (e < 0)
-					pcapfs_log("query-log row %" PRId64 " not marked refused: %s", row.id,
-						   qerr.msg);
+			snprintf(why, sizeof(why), "audit record not written: %.200s", aerr.msg);
+			snprintf(row.reason, sizeof(row.reason), "%s", why);
+			pthread_mutex_lock(&fs->qlog_lock);
+			int e = qlog_write(fs, &row, row.id, false, &qerr);
+			pthread_mutex_unlock(&fs->qlog_lock);
+			if (e < 0) {
+				bool kept = qlog_defer(fs, &row, row.id);
+				pcapfs_log("query-log row %" PRId64 " not marked refused: %s%s", row.id,
+					   qerr.msg, kept ? "; kept to be marked later" : "");
 			}
 		}
 	}
@@ -1153,6 +1297,8 @@ static void *content_watch(void *arg)
 		if (fs->watch_stop)
 			break;
 		pthread_mutex_unlock(&fs->watch_lock);
+		if (fs->qlog)
+			qlog_flush(fs, false);
 		audit_prune(fs);
 		int e = content_state_poll(fs);
 		if (e < 0 && !failing)

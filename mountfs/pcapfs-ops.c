@@ -834,7 +834,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct pcapfs *fs = fs_of(req);
 	raise_readahead(fs);
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-		fuse_reply_err(req, EROFS);
+		fuse_reply_err(req, EROFS); /* the mount is read-only: the kernel refuses first */
 		return;
 	}
 	if (ino == NODE_README) {
@@ -919,6 +919,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct audit_event ev = {.op = "open", .uid = ctx->uid, .gid = ctx->gid, .pid = ctx->pid,
 				 .user = ai.user, .device = ai.device, .window = wname,
 				 .granted = true, .reason = ai.reason};
+	bool failed = e < 0; /* before the record: the open failed, not its record */
 	if (e == 0)
 		e = audit_access(fs, &ev);
 	if (e < 0) {
@@ -927,7 +928,15 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		if (of)
 			snap_unref(of->snap);
 		free(of);
-		fuse_reply_err(req, -e);
+		/* A window that cannot be served (a damaged segment or index, no memory) is a
+		 * refused open, recorded with why. A stale snapshot is not: the kernel looks the
+		 * name up again and retries, and that open is recorded. */
+		if (failed && e != -ESTALE) {
+			snprintf(ai.reason, sizeof(ai.reason), "not served: %s", strerror(-e));
+			refuse(fs, req, -e, "open", &ai, wname, NULL);
+		} else {
+			fuse_reply_err(req, -e);
+		}
 		return;
 	}
 	of->event_id = ev.id;

@@ -128,6 +128,13 @@ struct pcapfs {
 	 * audit_keep_ns are pruned (0: kept). */
 	struct catalog *qlog;
 	pthread_mutex_t qlog_lock;
+	/* Query-log writes that failed (the catalogue locked longer than its busy timeout, or
+	 * failing) and decide no access: kept in order, at most QLOG_PENDING_MAX, retried by
+	 * the watcher every second and once more at unmount (qlog_flush). */
+	pthread_mutex_t pending_lock;
+	struct qlog_pending *pending_first, *pending_last;
+	size_t n_pending;
+	bool pending_failing; /* the last retry failed (said once, not every second) */
 	int64_t audit_keep_ns;
 	int64_t pruned_ns; /* when the watcher last pruned (monotonic) */
 	/* Sizes of /audit/<day>.csv, valid while the day's row count and highest id stay. */
@@ -251,10 +258,13 @@ int check_audit(struct pcapfs *fs, fuse_req_t req, struct access_info *info);
 /* The record of a refused LOOKUP: one per refused path walk (see pcapfs-node.c). */
 int audit_refused_lookup(struct pcapfs *fs, struct audit_event *ev);
 /* Record an access: one query-log row and one Linux audit record, with the same event id
- * (set in ev->id). ev->path NULL: /pcap/<device>[/<window>]. Returns 0, or -EACCES when
- * auditing is required and either could not be written: the access must be refused, and
- * what was written says so. */
+ * (set in ev->id; 0 when the row waits to be written, see qlog_flush). ev->path NULL:
+ * /pcap/<device>[/<window>]. Returns 0, or -EACCES when auditing is required and either
+ * could not be written: the access must be refused, and what was written says so. */
 int audit_access(struct pcapfs *fs, struct audit_event *ev);
+/* Write the query-log rows kept for later (see struct pcapfs). With final (at unmount),
+ * what still cannot be written is logged row by row and dropped. */
+void qlog_flush(struct pcapfs *fs, bool final);
 /* The query log's rows of one UTC day as CSV (malloc'd), and the size alone (cached;
  * -ENOENT for a day without rows). */
 int audit_day_csv(struct pcapfs *fs, int64_t day, char **ret, size_t *ret_size);

@@ -584,6 +584,11 @@ fail:
 	return r;
 }
 
+void catalog_set_busy_timeout(struct catalog *c, int busy_timeout_ms)
+{
+	sqlite3_busy_timeout(c->db, MAX(busy_timeout_ms, 0));
+}
+
 void catalog_close(struct catalog *c)
 {
 	if (!c)

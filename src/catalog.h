@@ -38,6 +38,8 @@ enum {
 int catalog_open(const char *path, int flags, int busy_timeout_ms, struct catalog **ret,
 		 struct errbuf *err);
 void catalog_close(struct catalog *c);
+/* How long the calls that follow wait for another process's lock (as catalog_open's). */
+void catalog_set_busy_timeout(struct catalog *c, int busy_timeout_ms);
 
 /* Transactions (BEGIN IMMEDIATE: a writer takes the write lock up front so it fails early
  * with -EBUSY rather than half-way). Nesting is not supported. */

@@ -181,20 +181,31 @@ auditctl -e 1 >/dev/null
 q --user "$U_USR" --device dev-002 --csv | tail -1 | grep -q ",open,deny,.*audit record not written: kernel auditing is disabled" ||
 	fail "the refused open's row: $(q --user "$U_USR" --device dev-002 --csv | tail -1)"
 # The catalogue locked by another writer for longer than the busy timeout: no row, no open;
-# the Linux audit record tells of the refusal.
+# the Linux audit record tells of the refusal. Rows that decide no access (a refusal, a
+# close) and the refused open's own row are kept and written once the lock is gone.
+as "$U_USR" /usr/bin/python3 -c 'import os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY); os.read(fd, 1000)
+print("open", flush=True); time.sleep(1.5); os.close(fd)' "$D/dev-002/$H.pcap" >"$T/holder" &
+HOLDER=$!
+for _ in $(seq 1 50); do grep -q open "$T/holder" && break; sleep 0.1; done
+HOLDER_OPEN=$(q --user "$U_USR" --op open --device dev-002 --csv | tail -1 | cut -d, -f1)
 /usr/bin/python3 - "$SPOOL/catalog.db" "$T/locked" <<'PY' &
 import sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], isolation_level=None)
 db.execute("BEGIN IMMEDIATE")
 open(sys.argv[2], "w").close()
-time.sleep(7)
+time.sleep(8)
 db.execute("ROLLBACK")
 PY
 LOCKER=$!
 for _ in $(seq 1 50); do [ -e "$T/locked" ] && break; sleep 0.1; done
+[ "$(errno_of "$U_NONE" open "$D/dev-001/$H.pcap")" = 2 ] || fail "$U_NONE opened dev-001"
 [ "$(errno_of "$U_USR" open "$D/dev-001/$H.pcap")" = 13 ] || fail "opened without a query-log row"
+kill -0 $LOCKER 2>/dev/null || fail "the lock ended before the refused open: the test proves nothing"
+wait $HOLDER
 wait $LOCKER
-grep -q "query-log row not written .*locked.*access refused" "$T/fs.log" || fail "no log line: $(tail -3 "$T/fs.log")"
+grep -q "query-log row not written .*locked.*access refused; kept to be written later" "$T/fs.log" ||
+	fail "no log line: $(tail -3 "$T/fs.log")"
 found=
 for _ in $(seq 1 20); do # auditd writes asynchronously
 	[ "$(ausearch -m TRUSTED_APP -ui "$(id -u "$U_USR")" -ts recent -i 2>/dev/null |
@@ -202,7 +213,73 @@ for _ in $(seq 1 20); do # auditd writes asynchronously
 	sleep 0.25
 done
 [ -n "$found" ] || fail "no Linux audit record of the refusal"
-[ "$(errno_of "$U_USR" open "$D/dev-001/$H.pcap")" = 0 ] || fail "no open once the catalogue is free"
+for _ in $(seq 1 30); do grep -q "query log: [0-9]* delayed rows written" "$T/fs.log" && break; sleep 0.2; done
+grep -q "query log: 3 delayed rows written" "$T/fs.log" || fail "delayed rows: $(grep 'query log' "$T/fs.log")"
+/usr/bin/python3 - "$(q --csv)" "$U_USR" "$U_NONE" "$HOLDER_OPEN" <<'PY' || fail "the rows kept while the catalogue was locked"
+import csv, io, sys
+rows, usr, none, held = list(csv.DictReader(io.StringIO(sys.argv[1]))), sys.argv[2], sys.argv[3], sys.argv[4]
+def one(**kw):
+    m = [r for r in rows if all(r[k] == v for k, v in kw.items())]
+    assert len(m) == 1, (kw, m)
+    return m[0]
+r = one(user=usr, op="open", result="deny", device="dev-001")
+assert r["reason"].startswith("query log not written: ") and "locked" in r["reason"], r
+one(user=none, result="deny", device="dev-001")
+one(user=usr, op="close", device="dev-002", open_id=held)
+print("ok - the refusal, the refused open and the close written after the lock")
+PY
+# A row still waiting when the mount ends is written before the daemon exits (the lock gone
+# within the busy timeout).
+/usr/bin/python3 - "$SPOOL/catalog.db" "$T/locked2" <<'PY' &
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+open(sys.argv[2], "w").close()
+time.sleep(3)
+db.execute("ROLLBACK")
+PY
+LOCKER=$!
+for _ in $(seq 1 50); do [ -e "$T/locked2" ] && break; sleep 0.1; done
+[ "$(errno_of "$U_NONE" open "$D/dev-002/$H.pcap")" = 2 ] || fail "$U_NONE opened dev-002"
+sleep 1 # the refusal's row gives up waiting for the lock and is kept
+kill -0 $LOCKER 2>/dev/null || fail "the lock ended before the unmount: the test proves nothing"
+umount_fs
+wait $LOCKER
+[ "$(q --user "$U_NONE" --device dev-002 --result deny --csv | tail -n +2 | wc -l)" = 1 ] ||
+	fail "the refusal kept at unmount: $(grep 'query' "$T/fs.log" | tail -3)"
+tail -2 "$T/fs.log" | grep -q "query log: 1 delayed row written" || fail "no log line: $(tail -3 "$T/fs.log")"
+pass "a row kept for later is written at unmount"
+mount_fs
+
+# An open that cannot be served (a window whose index is damaged: EIO) is a refused open,
+# recorded with why: one row and one Linux audit record.
+idx=$(sqlite3 "$SPOOL/catalog.db" "SELECT path FROM segments WHERE t_first >= 1795335000000000000 ORDER BY t_first LIMIT 1").idx
+cp -p "$SPOOL/$idx" "$T/idx.saved"
+truncate -s 100 "$SPOOL/$idx"
+[ "$(errno_of "$U_USR" open "$D/dev-002/20261122T081000Z--20261122T081100Z.pcap")" = 5 ] ||
+	fail "a window over a damaged index did not give EIO"
+cp -p "$T/idx.saved" "$SPOOL/$idx"
+sleep 0.3
+/usr/bin/python3 - "$(q --csv)" "$U_USR" <<'PY' || fail "the rows of failed opens"
+import csv, io, sys
+rows, usr = list(csv.DictReader(io.StringIO(sys.argv[1]))), sys.argv[2]
+def one(**kw):
+    m = [r for r in rows if all(r[k] == v for k, v in kw.items())]
+    assert len(m) == 1, (kw, m)
+    return m[0]
+one(user=usr, op="open", result="deny", device="dev-002", reason="not served: Input/output error",
+    window="20261122T081000Z--20261122T081100Z.pcap")
+print("ok - the failed open is one row")
+PY
+what="op=open event=[0-9]* device=dev-002 window=20261122T081000Z--20261122T081100Z.pcap .*decision=deny reason=not served"
+found=
+for _ in $(seq 1 20); do
+	[ "$(ausearch -m TRUSTED_APP -ui "$(id -u "$U_USR")" -ts recent -i 2>/dev/null | grep -c "acct=$U_USR .*$what")" = 1 ] &&
+		{ found=1; break; }
+	sleep 0.25
+done
+[ -n "$found" ] || fail "not one Linux audit record: $what"
+pass "an open that cannot be served (EIO) is a refused open, recorded with why"
 pass "audit=required: no Linux audit record or no query-log row, no open; each side records the refusal"
 
 # No audit daemon: the kernel would only put records in its ring buffer; audit=required
@@ -263,8 +340,9 @@ fds = [os.open(p, os.O_RDONLY) for p in sys.argv[1:]]
 print("open", flush=True)
 time.sleep(60)' "$MNT/audit/$day1.csv" "$MNT/audit/$day2.csv" >"$T/holder" &
 HOLDER=$!
-for _ in $(seq 1 100); do grep -q open "$T/holder" && break; sleep 0.05; done
-grep -q open "$T/holder" || fail "the two day files did not open together"
+for _ in $(seq 1 400); do grep -q open "$T/holder" && break; sleep 0.05; done
+grep -q open "$T/holder" ||
+	fail "the two day files did not open together in 20 s: $(tail -5 "$T/fs.log"; ps -o pid,stat,wchan:32,args --ppid $HOLDER)"
 [ "$(errno_of "$U_AUD" open "$MNT/audit/$day1.csv")" = 12 ] || fail "a third day file opened past twice audit_csv_max"
 grep -q "the day files already open hold .* can be opened when some are closed" "$T/fs.log" ||
 	fail "no log line for the memory of open day files: $(tail -2 "$T/fs.log")"
