@@ -16,6 +16,8 @@ struct auditlog {
 	pthread_mutex_t lock;
 	int enabled;
 	uint32_t daemon_pid;
+	uint32_t lost; /* the kernel's count of records it lost, at the last status */
+	uint32_t rate_limit, backlog_limit;
 };
 
 static bool have_cap_audit_write(void)
@@ -100,6 +102,9 @@ static int status_locked(struct auditlog *a, struct errbuf *err)
 		return err_set(err, EPERM, "cannot query the audit state (%s)", strerror(-e));
 	a->enabled = (int)st.enabled;
 	a->daemon_pid = st.pid;
+	a->lost = st.lost;
+	a->rate_limit = st.rate_limit;
+	a->backlog_limit = st.backlog_limit;
 	if (st.enabled == 0)
 		return err_set(err, ENODEV, "kernel auditing is disabled (auditctl -e 0)");
 	if (st.pid == 0)
@@ -114,6 +119,14 @@ int auditlog_status(struct auditlog *a, struct errbuf *err)
 	int e = status_locked(a, err);
 	pthread_mutex_unlock(&a->lock);
 	return e;
+}
+
+void auditlog_limits(struct auditlog *a, uint32_t *rate_limit, uint32_t *backlog_limit)
+{
+	pthread_mutex_lock(&a->lock);
+	*rate_limit = a->rate_limit;
+	*backlog_limit = a->backlog_limit;
+	pthread_mutex_unlock(&a->lock);
 }
 
 /* Upper-case hex of s, as the audit tools decode it. */
@@ -191,6 +204,7 @@ int auditlog_write(struct auditlog *a, const struct audit_event *ev, struct errb
 	pthread_mutex_lock(&a->lock);
 	int e = status_locked(a, err);
 	if (e == 0) {
+		uint32_t lost = a->lost;
 		/* hostname NULL: no DNS lookup; tty "": no tty probing. */
 		int r = audit_log_user_message(a->fd, AUDIT_TRUSTED_APP, msg, NULL, NULL, "",
 					       ev->granted ? 1 : 0);
@@ -200,6 +214,14 @@ int auditlog_write(struct auditlog *a, const struct audit_event *ev, struct errb
 		/* Disabled while the record was on its way: it may have been dropped. */
 		else if (status_locked(a, err) < 0)
 			e = -ENODEV;
+		/* The kernel drops a record it cannot queue (backlog full past backlog_wait_time)
+		 * or that exceeds rate_limit while the sender waits for its answer, and says so
+		 * only by counting it: a count that moved may be this record (or another
+		 * process's, which is taken for this one's). */
+		else if (a->lost != lost)
+			e = err_set(err, ENOBUFS, "the kernel lost %u audit record%s meanwhile (auditctl "
+				    "-s: lost; a full backlog or the rate limit)", a->lost - lost,
+				    a->lost - lost == 1 ? "" : "s");
 	}
 	pthread_mutex_unlock(&a->lock);
 	return e;
