@@ -1020,12 +1020,17 @@ int window_attr(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct windo
 	n = node_find_locked(fs, ino);
 	if (n && *immutable)
 		*immutable = node_final_try_locked(n, s->gen, size, mtime);
+	/* Final: the node keeps the plan for the open that usually follows its lookup (held
+	 * like a snapshot node's, see window_open_snap), which then need not build it again. */
+	struct snap *drop = s;
+	if (n && *immutable && !n->snap && !n->snapshot)
+		drop = held_add_locked(fs, n, s);
 	pthread_mutex_unlock(&fs->node_lock);
 	if (!*immutable && ret_snap) {
 		*ret_snap = s;
 		return 0;
 	}
-	snap_unref(s);
+	snap_unref(drop);
 	return 0;
 }
 
@@ -1104,18 +1109,30 @@ int window_open_snap(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct 
 	*ret = NULL;
 	pthread_mutex_lock(&fs->node_lock);
 	struct wnode *n = node_find_locked(fs, ino);
+	struct snap *stale = NULL;
 	if (n && n->snap) {
 		struct snap *s = n->snap;
-		__atomic_add_fetch(&s->refs, 1, __ATOMIC_ACQ_REL);
-		held_touch_locked(fs, n);
-		pthread_mutex_unlock(&fs->node_lock);
-		*ret = s;
-		return 0;
+		/* A window's own node holds the plan its final attributes came from (window_attr):
+		 * served while those attributes stand, unchanged by the catalogue since. */
+		if (n->snapshot ||
+		    (n->attr_known && n->attr_gen == s->gen && s->gen == atomic_load(&fs->content_gen) &&
+		     n->size == s->plan->size && n->mtime_ns == plan_mtime(s->plan, w))) {
+			__atomic_add_fetch(&s->refs, 1, __ATOMIC_ACQ_REL);
+			held_touch_locked(fs, n);
+			pthread_mutex_unlock(&fs->node_lock);
+			*ret = s;
+			return 0;
+		}
+		held_unlink_locked(fs, n);
+		fs->n_snaps--;
+		n->snap = NULL;
+		stale = s;
 	}
 	bool snapshot = n && n->snapshot, known = n && n->attr_known;
 	uint64_t digest = snapshot ? n->digest : 0, size = known ? n->size : 0;
 	int64_t mtime = known ? n->mtime_ns : 0, known_gen = known ? n->attr_gen : 0;
 	pthread_mutex_unlock(&fs->node_lock);
+	snap_unref(stale);
 	if (!snapshot && !known)
 		return -ESTALE;
 	struct snap *s;
@@ -1195,11 +1212,31 @@ int content_state_poll(struct pcapfs *fs)
 		int64_t mtime_ns;
 	} *c = NULL;
 	size_t n_c = 0, cap = 0;
+	/* The plans windows' own nodes hold for their next open (window_attr) are of the
+	 * content before: let go, so that segments retention removed are not kept open. */
+	struct snap **drop = NULL;
+	size_t n_drop = 0, drop_cap = 0;
 	pthread_mutex_lock(&fs->node_lock);
 	atomic_store(&fs->importing, running > 0);
 	atomic_store(&fs->content_gen, gen);
 	for (size_t b = 0; b < WNODE_BUCKETS; b++)
 		for (struct wnode *n = fs->nodes[b]; n; n = n->next) {
+			if (n->snap && !n->snapshot) {
+				if (n_drop == drop_cap) {
+					size_t nd = drop_cap ? drop_cap * 2 : 64;
+					struct snap **ndp = realloc(drop, nd * sizeof(*ndp));
+					if (ndp) {
+						drop = ndp;
+						drop_cap = nd;
+					}
+				}
+				if (n_drop < drop_cap) {
+					drop[n_drop++] = n->snap;
+					held_unlink_locked(fs, n);
+					fs->n_snaps--;
+					n->snap = NULL;
+				}
+			}
 			if (!n->attr_known)
 				continue;
 			if (n_c == cap) {
@@ -1215,6 +1252,9 @@ int content_state_poll(struct pcapfs *fs)
 			c[n_c++] = (struct cached){n->ino, n->device_id, n->w, n->size, n->mtime_ns};
 		}
 	pthread_mutex_unlock(&fs->node_lock);
+	for (size_t i = 0; i < n_drop; i++)
+		snap_unref(drop[i]);
+	free(drop);
 	size_t n_inval = 0;
 	for (size_t i = 0; i < n_c; i++) {
 		struct window_totals t;

@@ -61,7 +61,8 @@ struct wnode {
 	/* A snapshot node: the content it stands for (plan_digest), its size and time below,
 	 * and the plan, kept for the opens that follow its lookup while at most SNAP_HELD_MAX
 	 * nodes hold one (an open of one that let it go builds it again, and serves it if the
-	 * digest is the same). */
+	 * digest is the same). A window's own node may hold the plan its final attributes were
+	 * taken from, for the open after its lookup (window_attr). */
 	bool snapshot;
 	uint64_t digest;
 	struct snap *snap;

@@ -283,12 +283,14 @@ int catalog_segments_for_device(struct catalog *c, int64_t device_id, int64_t fr
 		"AND s.t_first > ?2 - 2 * (SELECT coalesce(max(CAST(value AS INTEGER)), "
 		"                          4611686018427387903) FROM meta WHERE key = 'segment_ns') "
 		"ORDER BY 9, 2, 1";
-	_cleanup_stmt_finalize_ sqlite3_stmt *st = NULL;
+	/* Cached: every plan asks it, and preparing it costs more than running it for a short
+	 * window; the callback runs no statement of its own. */
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r, rc;
 
 	if (from_ns >= until_ns)
 		return 0;
-	r = catalog_stmt_private(c, sql, &st, err);
+	r = catalog_stmt(c, sql, &st, err);
 	if (r < 0)
 		return r;
 	rc = sqlite3_bind_int64(st, 1, device_id);

@@ -177,7 +177,8 @@ int catalog_segment_foreach(struct catalog *c, int state,
 			    struct errbuf *err);
 /* Segments that may hold packets of device_id in [from_ns, until_ns): sealed segments with a
  * summary for the device overlapping the range, plus every open segment whose t_first <
- * until_ns (open segments have no summaries yet). Ordered by (t_first, interface_id). */
+ * until_ns (open segments have no summaries yet). Ordered by (t_first, interface_id). cb
+ * must not call catalog_segments_for_device itself (its statement is cached). */
 int catalog_segments_for_device(struct catalog *c, int64_t device_id, int64_t from_ns,
 				int64_t until_ns, int (*cb)(const struct segment *s, void *userdata),
 				void *userdata, struct errbuf *err);

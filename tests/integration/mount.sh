@@ -546,6 +546,11 @@ sleep 1.5 # the import's end reaches the mount's watcher
 s1=$(stat -c %s "$OW")
 cmp "$OW" <(ctl extract dev-004 20231114T220000Z--20231114T230000Z -o /dev/stdout) || fail "settled window differs from extract"
 [ "$(stat -c %s "$OW")" = "$s1" ] || fail "settled window size moved without a change"
+# A settled window that is not an hour: its lookup builds the plan, which the node keeps for
+# the open after it; that plan must not outlive the change below.
+OW2="$D/dev-004/20231114T221500Z--20231114T224500Z.pcap"
+cmp "$OW2" <(ctl extract dev-004 20231114T221500Z--20231114T224500Z -o /dev/stdout) || fail "settled window (30 min) differs from extract"
+q1=$(stat -c %s "$OW2")
 ctl extract dev-004 20231114T220000Z--20231114T230000Z -o "$T/old-ref1.pcap"
 # A reader holding the old content open keeps it, through the change and the opens after it.
 rm -f "$T/holding" "$T/go"
@@ -573,10 +578,14 @@ for i in $(seq 1 30); do [ "$(stat -c %s "$OW")" != "$s1" ] && break; sleep 0.1;
 s2=$(stat -c %s "$OW")
 [ "$s2" -gt "$s1" ] || fail "the settled window did not grow after an import into it ($s1 -> $s2)"
 cmp "$OW" <(ctl extract dev-004 20231114T220000Z--20231114T230000Z -o /dev/stdout) || fail "changed settled window differs from extract"
+for i in $(seq 1 30); do [ "$(stat -c %s "$OW2")" != "$q1" ] && break; sleep 0.1; done
+[ "$(stat -c %s "$OW2")" -gt "$q1" ] || fail "the settled 30-minute window did not grow after an import into it"
+cmp "$OW2" <(ctl extract dev-004 20231114T221500Z--20231114T224500Z -o /dev/stdout) ||
+	fail "the settled 30-minute window served the plan of its content before the import"
 touch "$T/go"
 wait $holder || fail "$(cat "$T/holder.out")"
 cmp "$OW" <(ctl extract dev-004 20231114T220000Z--20231114T230000Z -o /dev/stdout) || fail "changed settled window differs from extract after the old reader closed"
-pass "a settled window changed by a later import shows the change at the next access ($s1 -> $s2 bytes); a reader of the old content keeps it"
+pass "a settled window changed by a later import shows the change at the next access ($s1 -> $s2 bytes; 30 minutes: $q1 -> $(stat -c %s "$OW2")); a reader of the old content keeps it"
 
 # Nodes of arbitrary windows are freed when the kernel forgets them: with room for 100,
 # 400 different names work as long as the kernel lets go of the old ones. Windows in the
