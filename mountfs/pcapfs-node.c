@@ -527,8 +527,20 @@ void qlog_flush(struct pcapfs *fs, bool final)
 		/* At unmount nothing waits on the lock: the full busy timeout. */
 		e = qlog_write(fs, &p->row, p->refuse_id, final, &err);
 		pthread_mutex_unlock(&fs->qlog_lock);
-		if (e < 0)
+		/* A lock, a full disk or an I/O error pass; anything else would refuse this row
+		 * every time and hold up every row behind it: it is logged in full and dropped. */
+		bool passing = e == -EBUSY || e == -EAGAIN || e == -ENOSPC || e == -EDQUOT ||
+			       e == -EIO || e == -ENOMEM;
+		if (e < 0 && passing)
 			break;
+		if (e < 0) {
+			char what[sizeof(err.msg) + 32];
+			snprintf(what, sizeof(what), "query-log row dropped (%s)", err.msg);
+			qlog_log_row(what, p);
+		} else {
+			written++;
+		}
+		e = 0;
 		pthread_mutex_lock(&fs->pending_lock);
 		fs->pending_first = p->next;
 		if (!p->next)
@@ -536,7 +548,6 @@ void qlog_flush(struct pcapfs *fs, bool final)
 		fs->n_pending--;
 		pthread_mutex_unlock(&fs->pending_lock);
 		free(p);
-		written++;
 	}
 	if (written)
 		pcapfs_log("query log: %" PRIu64 " delayed row%s written", written, written == 1 ? "" : "s");
@@ -597,7 +608,7 @@ static int record(struct pcapfs *fs, struct audit_event *event)
 	}
 	event->id = ev->id = q == 0 ? row.id : 0;
 	char why[ACCESS_REASON_MAX + 1];
-	bool refuse = false;
+	bool refuse = false, kept = false;
 	if (q < 0) {
 		if (decides) {
 			/* Refused; the Linux audit record tells of the refusal and why, and so does
@@ -609,7 +620,7 @@ static int record(struct pcapfs *fs, struct audit_event *event)
 			snprintf(row.reason, sizeof(row.reason), "%s", why);
 			refuse = true;
 		}
-		bool kept = fs->qlog && qlog_defer(fs, &row, 0);
+		kept = fs->qlog && qlog_defer(fs, &row, 0);
 		if (q != -EAGAIN || !kept)
 			pcapfs_log("query-log row not written (%s %s uid %u): %s%s%s", ev->op, ev->path,
 				   (unsigned)ev->uid, qerr.msg, refuse ? "; access refused" : "",
@@ -628,17 +639,18 @@ static int record(struct pcapfs *fs, struct audit_event *event)
 			int e = qlog_write(fs, &row, row.id, false, &qerr);
 			pthread_mutex_unlock(&fs->qlog_lock);
 			if (e < 0) {
-				bool kept = qlog_defer(fs, &row, row.id);
+				bool later = qlog_defer(fs, &row, row.id);
 				pcapfs_log("query-log row %" PRId64 " not marked refused: %s%s", row.id,
-					   qerr.msg, kept ? "; kept to be marked later" : "");
+					   qerr.msg, later ? "; kept to be marked later" : "");
 			}
 		}
 	}
-	if (q == 0 && a == 0)
-		return 0;
+	if ((q == 0 || kept) && a == 0)
+		return refuse ? -EACCES : 0;
 	if (fs->audit_mode == AUDIT_REQUIRED)
 		return refuse || !ev->granted ? -EACCES : 0;
-	/* best-effort: served, and what could not be recorded goes to syslog (authpriv). */
+	/* best-effort: served, and what could not be recorded goes to syslog (authpriv); a row
+	 * kept for later is not lost. */
 	char msg[2048];
 	if (auditlog_format(ev, msg, sizeof(msg)) < 0)
 		snprintf(msg, sizeof(msg), "op=%s uid=%u path=(too long)", ev->op, (unsigned)ev->uid);
@@ -1021,9 +1033,11 @@ int window_attr(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct windo
 	if (n && *immutable)
 		*immutable = node_final_try_locked(n, s->gen, size, mtime);
 	/* Final: the node keeps the plan for the open that usually follows its lookup (held
-	 * like a snapshot node's, see window_open_snap), which then need not build it again. */
+	 * like a snapshot node's, see window_open_snap), which then need not build it again;
+	 * only while half the places are free, so that a sweep of stats never makes a growing
+	 * window's snapshot node let go of its plan. */
 	struct snap *drop = s;
-	if (n && *immutable && !n->snap && !n->snapshot)
+	if (n && *immutable && !n->snap && !n->snapshot && fs->n_snaps < SNAP_HELD_MAX / 2)
 		drop = held_add_locked(fs, n, s);
 	pthread_mutex_unlock(&fs->node_lock);
 	if (!*immutable && ret_snap) {
