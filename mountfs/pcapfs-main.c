@@ -322,22 +322,18 @@ int main(int argc, char **argv)
 		struct auditlog *probe;
 		struct errbuf aerr = {{0}};
 		if (auditlog_open(fs.audit_mode, &probe, &aerr) == 0) {
-			uint32_t rate, backlog;
-			if (auditlog_status(probe, &aerr) < 0) {
+			if (auditlog_status(probe, &aerr) < 0)
 				fprintf(stderr, "pcapfs: WARNING: %s; %s\n", aerr.msg,
 					fs.audit_mode == AUDIT_REQUIRED
 						? "with audit=required every open will be refused"
 						: "opens are served without audit records (audit=best-effort)");
-			} else {
-				auditlog_limits(probe, &rate, &backlog);
-				if (rate > 0)
-					fprintf(stderr, "pcapfs: WARNING: the kernel's audit rate_limit is "
-						"%u records a second (auditctl -r): records past it are "
-						"lost, %s\n", rate,
-						fs.audit_mode == AUDIT_REQUIRED
-							? "and those opens refused (audit=required)"
-							: "and those opens served with a syslog record");
-			}
+			else if (auditlog_rate_limit(probe) > 0)
+				fprintf(stderr, "pcapfs: WARNING: the kernel's audit rate_limit is %u "
+					"records a second (auditctl -r): records past it are lost, %s\n",
+					auditlog_rate_limit(probe),
+					fs.audit_mode == AUDIT_REQUIRED
+						? "and those opens refused (audit=required)"
+						: "and those opens served with a syslog record");
 			auditlog_close(probe);
 		}
 	}

@@ -123,20 +123,25 @@ static void held_touch_locked(struct pcapfs *fs, struct wnode *n)
 	}
 }
 
+/* The node lets go of its plan; returns it (or NULL) for snap_unref outside the lock. */
+static struct snap *held_release_locked(struct pcapfs *fs, struct wnode *n)
+{
+	struct snap *s = n->snap;
+	if (s) {
+		held_unlink_locked(fs, n);
+		fs->n_snaps--;
+		n->snap = NULL;
+	}
+	return s;
+}
+
 /* The node takes plan s; returns the plan of the least recently used node that lets go of
  * it (or NULL), for snap_unref outside the lock. */
 static struct snap *held_add_locked(struct pcapfs *fs, struct wnode *n, struct snap *s)
 {
 	n->snap = s;
 	held_push_locked(fs, n);
-	if (++fs->n_snaps <= SNAP_HELD_MAX)
-		return NULL;
-	struct wnode *old = fs->held_last;
-	held_unlink_locked(fs, old);
-	fs->n_snaps--;
-	struct snap *drop = old->snap;
-	old->snap = NULL;
-	return drop;
+	return ++fs->n_snaps <= SNAP_HELD_MAX ? NULL : held_release_locked(fs, fs->held_last);
 }
 
 /* The snapshot node of window (dev, w), whose own id is base, for snapshot s (taken over):
@@ -198,11 +203,7 @@ void node_forget(struct pcapfs *fs, uint64_t ino, uint64_t nlookup)
 				*bp = n->next_base;
 			}
 			fs->n_nodes--;
-			old = n->snap;
-			if (old) {
-				held_unlink_locked(fs, n);
-				fs->n_snaps--;
-			}
+			old = held_release_locked(fs, n);
 			free(n);
 		}
 	}
@@ -1137,10 +1138,7 @@ int window_open_snap(struct pcapfs *fs, uint64_t ino, int64_t dev, const struct 
 			*ret = s;
 			return 0;
 		}
-		held_unlink_locked(fs, n);
-		fs->n_snaps--;
-		n->snap = NULL;
-		stale = s;
+		stale = held_release_locked(fs, n);
 	}
 	bool snapshot = n && n->snapshot, known = n && n->attr_known;
 	uint64_t digest = snapshot ? n->digest : 0, size = known ? n->size : 0;
@@ -1228,29 +1226,18 @@ int content_state_poll(struct pcapfs *fs)
 	size_t n_c = 0, cap = 0;
 	/* The plans windows' own nodes hold for their next open (window_attr) are of the
 	 * content before: let go, so that segments retention removed are not kept open. */
-	struct snap **drop = NULL;
-	size_t n_drop = 0, drop_cap = 0;
+	struct snap *drop[SNAP_HELD_MAX];
+	size_t n_drop = 0;
 	pthread_mutex_lock(&fs->node_lock);
 	atomic_store(&fs->importing, running > 0);
 	atomic_store(&fs->content_gen, gen);
+	for (struct wnode *n = fs->held_first, *next; n; n = next) {
+		next = n->held_next;
+		if (!n->snapshot)
+			drop[n_drop++] = held_release_locked(fs, n);
+	}
 	for (size_t b = 0; b < WNODE_BUCKETS; b++)
 		for (struct wnode *n = fs->nodes[b]; n; n = n->next) {
-			if (n->snap && !n->snapshot) {
-				if (n_drop == drop_cap) {
-					size_t nd = drop_cap ? drop_cap * 2 : 64;
-					struct snap **ndp = realloc(drop, nd * sizeof(*ndp));
-					if (ndp) {
-						drop = ndp;
-						drop_cap = nd;
-					}
-				}
-				if (n_drop < drop_cap) {
-					drop[n_drop++] = n->snap;
-					held_unlink_locked(fs, n);
-					fs->n_snaps--;
-					n->snap = NULL;
-				}
-			}
 			if (!n->attr_known)
 				continue;
 			if (n_c == cap) {
@@ -1268,7 +1255,6 @@ int content_state_poll(struct pcapfs *fs)
 	pthread_mutex_unlock(&fs->node_lock);
 	for (size_t i = 0; i < n_drop; i++)
 		snap_unref(drop[i]);
-	free(drop);
 	size_t n_inval = 0;
 	for (size_t i = 0; i < n_c; i++) {
 		struct window_totals t;

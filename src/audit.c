@@ -17,7 +17,7 @@ struct auditlog {
 	int enabled;
 	uint32_t daemon_pid;
 	uint32_t lost; /* the kernel's count of records it lost, at the last status */
-	uint32_t rate_limit, backlog_limit;
+	uint32_t rate_limit;
 };
 
 static bool have_cap_audit_write(void)
@@ -104,7 +104,6 @@ static int status_locked(struct auditlog *a, struct errbuf *err)
 	a->daemon_pid = st.pid;
 	a->lost = st.lost;
 	a->rate_limit = st.rate_limit;
-	a->backlog_limit = st.backlog_limit;
 	if (st.enabled == 0)
 		return err_set(err, ENODEV, "kernel auditing is disabled (auditctl -e 0)");
 	if (st.pid == 0)
@@ -121,12 +120,12 @@ int auditlog_status(struct auditlog *a, struct errbuf *err)
 	return e;
 }
 
-void auditlog_limits(struct auditlog *a, uint32_t *rate_limit, uint32_t *backlog_limit)
+uint32_t auditlog_rate_limit(struct auditlog *a)
 {
 	pthread_mutex_lock(&a->lock);
-	*rate_limit = a->rate_limit;
-	*backlog_limit = a->backlog_limit;
+	uint32_t rate = a->rate_limit;
 	pthread_mutex_unlock(&a->lock);
+	return rate;
 }
 
 /* Upper-case hex of s, as the audit tools decode it. */

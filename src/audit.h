@@ -54,10 +54,10 @@ void auditlog_close(struct auditlog *a);
  * CAP_AUDIT_WRITE), -ENODEV (audit disabled), with the reason in err. Asks the kernel for
  * the enabled state at every call. */
 int auditlog_status(struct auditlog *a, struct errbuf *err);
-/* The kernel's limits as of the last status: records a second (0: none) and the backlog's
- * length. auditlog_write refuses a record whose sending saw the kernel lose records (a full
- * backlog or the rate limit): -ENOBUFS. */
-void auditlog_limits(struct auditlog *a, uint32_t *rate_limit, uint32_t *backlog_limit);
+/* The kernel's rate limit as of the last status: records a second, 0 for none.
+ * auditlog_write refuses a record whose sending saw the kernel lose records (a full backlog
+ * or the rate limit): -ENOBUFS. */
+uint32_t auditlog_rate_limit(struct auditlog *a);
 
 /* Format the message part of a record (for tests and the query log); returns its length or
  * -ENOSPC. */

@@ -62,6 +62,17 @@ try:
 except OSError as e:
     print(e.errno)' "$2" "$3"
 }
+# How many of USER's recent Linux audit records match PATTERN (decoded), once any does or
+# after 5 s: auditd writes asynchronously.
+audit_records() { # USER PATTERN
+	local n=0
+	for _ in $(seq 1 20); do
+		n=$(ausearch -m TRUSTED_APP -ui "$(id -u "$1")" -ts recent -i 2>/dev/null | grep -c "acct=$1 .*$2" || true)
+		[ "$n" -gt 0 ] && break
+		sleep 0.25
+	done
+	echo "$n"
+}
 # Hold the catalogue's write lock for $1 seconds from the background ($LOCKER), as another
 # writer would; returns once it is held.
 lock_catalogue() {
@@ -214,13 +225,8 @@ wait $HOLDER
 wait $LOCKER
 grep -q "query-log row not written .*locked.*access refused; kept to be written later" "$T/fs.log" ||
 	fail "no log line: $(tail -3 "$T/fs.log")"
-found=
-for _ in $(seq 1 20); do # auditd writes asynchronously
-	[ "$(ausearch -m TRUSTED_APP -ui "$(id -u "$U_USR")" -ts recent -i 2>/dev/null |
-		grep -c "acct=$U_USR .*op=open device=dev-001 .*decision=deny reason=query log not written")" -gt 0 ] && { found=1; break; }
-	sleep 0.25
-done
-[ -n "$found" ] || fail "no Linux audit record of the refusal"
+[ "$(audit_records "$U_USR" "op=open device=dev-001 .*decision=deny reason=query log not written")" -gt 0 ] ||
+	fail "no Linux audit record of the refusal"
 for _ in $(seq 1 30); do grep -q "query log: [0-9]* delayed rows written" "$T/fs.log" && break; sleep 0.2; done
 grep -q "query log: 3 delayed rows written" "$T/fs.log" || fail "delayed rows: $(grep 'query log' "$T/fs.log")"
 /usr/bin/python3 - "$(q --csv)" "$U_USR" "$U_NONE" "$HOLDER_OPEN" <<'PY' || fail "the rows kept while the catalogue was locked"
@@ -271,13 +277,7 @@ one(user=usr, op="open", result="deny", device="dev-002", reason="not served: In
 print("ok - the failed open is one row")
 PY
 what="op=open event=[0-9]* device=dev-002 window=20261122T081000Z--20261122T081100Z.pcap .*decision=deny reason=not served"
-found=
-for _ in $(seq 1 20); do
-	[ "$(ausearch -m TRUSTED_APP -ui "$(id -u "$U_USR")" -ts recent -i 2>/dev/null | grep -c "acct=$U_USR .*$what")" = 1 ] &&
-		{ found=1; break; }
-	sleep 0.25
-done
-[ -n "$found" ] || fail "not one Linux audit record: $what"
+[ "$(audit_records "$U_USR" "$what")" = 1 ] || fail "not one Linux audit record: $what"
 pass "an open that cannot be served (EIO) is a refused open, recorded with why"
 pass "audit=required: no Linux audit record or no query-log row, no open; each side records the refusal"
 
