@@ -404,6 +404,11 @@ int main(int argc, char **argv)
 		pcapfs_log("watching the catalogue for changes: %s", strerror(-e));
 		goto out_unmount;
 	}
+	e = prefetch_start(&fs.prefetch);
+	if (e < 0) {
+		pcapfs_log("starting the threads that read ahead: %s", strerror(-e));
+		goto out_unmount;
+	}
 	if (co.singlethread) {
 		ret = fuse_session_loop(se);
 	} else {
@@ -418,6 +423,7 @@ int main(int argc, char **argv)
 	ret = ret < 0 ? 1 : 0; /* a signal (positive) is a clean stop */
 out_unmount:
 	content_watch_stop(&fs);
+	prefetch_stop(&fs.prefetch);
 	pcapfs_close_open_files(&fs); /* the loop's threads are gone: no RELEASE will come */
 	if (fs.qlog)
 		qlog_flush(&fs, true);

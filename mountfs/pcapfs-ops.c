@@ -998,7 +998,8 @@ static char *copy_buffer(size_t size)
 }
 
 static void read_file(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct ofile *of);
-static void read_ahead(const struct plan *p, struct ofile *of, uint64_t off, size_t size);
+static void read_ahead(struct pcapfs *fs, const struct plan *p, struct ofile *of, uint64_t off,
+		       size_t size);
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
@@ -1019,7 +1020,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	read_file(req, ino, size, off, of);
 	/* After the reply: the reader does not wait for the advice. */
 	if (!of->csv)
-		read_ahead(of->snap->plan, of, (uint64_t)off, size);
+		read_ahead(fs, of->snap->plan, of, (uint64_t)off, size);
 	ofile_unref(fs, of);
 }
 
@@ -1030,7 +1031,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
  * asks for nothing; the reads that continue from it do. */
 #define READ_AHEAD (16u << 20)
 #define READ_AHEAD_MIN (2u << 20)
-static void read_ahead(const struct plan *p, struct ofile *of, uint64_t off, size_t size)
+static void read_ahead(struct pcapfs *fs, const struct plan *p, struct ofile *of, uint64_t off,
+		       size_t size)
 {
 	uint64_t mark = __atomic_load_n(&of->ahead, __ATOMIC_RELAXED), end = off + size;
 	if (off > mark || off + 2 * READ_AHEAD < mark) {
@@ -1052,7 +1054,7 @@ static void read_ahead(const struct plan *p, struct ofile *of, uint64_t off, siz
 					 __ATOMIC_RELAXED))
 		return;
 	uint64_t from = MAX(mark, off);
-	plan_prefetch(p, from, to - from);
+	plan_prefetch(p, from, to - from, prefetch_ask, &fs->prefetch);
 }
 
 static void read_file(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct ofile *of)

@@ -102,6 +102,26 @@ struct wnode {
 #define SNAP_HELD_MAX 64
 #define BUILDS_MAX 8
 
+/* Threads reading segment bytes ahead of sequential readers (pcapfs-prefetch.c): stretches
+ * of segment files, each with its own descriptor, in a queue of at most PREFETCH_QUEUE. */
+#define PREFETCH_THREADS 2
+#define PREFETCH_QUEUE 64
+struct prefetch_job {
+	int fd;
+	uint64_t off, len;
+};
+struct prefetcher {
+	bool started; /* prefetch_start ran; prefetch_stop undoes it */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct prefetch_job queue[PREFETCH_QUEUE];
+	unsigned head, tail; /* queue[tail % PREFETCH_QUEUE] is the oldest */
+	bool stop;
+	int devnull;
+	unsigned n_threads;
+	pthread_t threads[PREFETCH_THREADS];
+};
+
 struct pcapfs {
 	struct spool *sp;
 	/* /sys/class/bdi/<dev>/read_ahead_kb of the mount ("" when not found), and whether the
@@ -160,6 +180,7 @@ struct pcapfs {
 	size_t pipe_max; /* /proc/sys/fs/pipe-max-size: the most a splice reply may take */
 	int64_t mounted_ns;
 	bool debug;
+	struct prefetcher prefetch;
 
 	/* The catalogue's content generation and whether an import runs, polled by the watcher
 	 * thread (catalog_content_state): a settled window is cached only while neither moves;
@@ -297,6 +318,12 @@ void snap_unref(struct snap *s);
 int content_state_poll(struct pcapfs *fs);
 int content_watch_start(struct pcapfs *fs);
 void content_watch_stop(struct pcapfs *fs);
+
+/* pcapfs-prefetch.c. prefetch_ask (a plan_prefetch_fn, ctx the prefetcher) queues the
+ * stretch [off, off + len) of the segment file fd for reading; it may drop it. */
+int prefetch_start(struct prefetcher *pf);
+void prefetch_stop(struct prefetcher *pf);
+void prefetch_ask(void *ctx, int fd, uint64_t off, uint64_t len);
 void pcapfs_nodes_free(struct pcapfs *fs);
 /* Log one line to stderr (the journal when run by systemd), or to syslog (facility daemon)
  * once pcapfs_log_to_syslog was called: a mount gone to the background has no stderr. */

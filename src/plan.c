@@ -482,13 +482,17 @@ static size_t oldest_range(const struct prefetch_range *r, size_t n)
 	return k;
 }
 
-static void ask_range(const struct plan *p, const struct prefetch_range *r)
+static void ask_range(const struct plan *p, const struct prefetch_range *r, plan_prefetch_fn *ask,
+		      void *ctx)
 {
-	(void)posix_fadvise(p->segs[r->seg].fd, (off_t)r->lo, (off_t)(r->hi - r->lo),
-			    POSIX_FADV_WILLNEED);
+	int fd = p->segs[r->seg].fd;
+	if (ask)
+		ask(ctx, fd, r->lo, r->hi - r->lo);
+	else
+		(void)posix_fadvise(fd, (off_t)r->lo, (off_t)(r->hi - r->lo), POSIX_FADV_WILLNEED);
 }
 
-void plan_prefetch(const struct plan *p, uint64_t off, uint64_t len)
+void plan_prefetch(const struct plan *p, uint64_t off, uint64_t len, plan_prefetch_fn *ask, void *ctx)
 {
 	if (off < PCAP_GLOBAL_HDR_LEN)
 		off = PCAP_GLOBAL_HDR_LEN;
@@ -517,14 +521,14 @@ void plan_prefetch(const struct plan *p, uint64_t off, uint64_t len)
 		if (k == nr && nr == ELEMENTSOF(r))
 			k = oldest_range(r, nr); /* makes room */
 		if (k < nr)
-			ask_range(p, &r[k]);
+			ask_range(p, &r[k], ask, ctx);
 		else
 			nr++;
 		r[k] = (struct prefetch_range){x->seg, lo, hi, walked};
 	}
 	while (nr > 0) {
 		size_t k = oldest_range(r, nr);
-		ask_range(p, &r[k]);
+		ask_range(p, &r[k], ask, ctx);
 		r[k] = r[--nr];
 	}
 }

@@ -80,10 +80,13 @@ struct plan_run {
 };
 size_t plan_runs(const struct plan *p, uint64_t off, size_t len, struct plan_run *runs, size_t max);
 
-/* Have the kernel start reading the segment bytes behind the output [off, off + len) without
- * waiting for them (a sequential reader's next requests then find them in memory). Advice
- * only: looks at a bounded number of extents, reads through small gaps. */
-void plan_prefetch(const struct plan *p, uint64_t off, uint64_t len);
+/* The stretches of segment files behind the output [off, off + len), for reading them into
+ * memory before a sequential reader asks (its next requests then find them there): each
+ * stretch goes to ask(ctx, fd, pos, len) in the order the output needs them; ask NULL has
+ * the kernel start reading them (POSIX_FADV_WILLNEED). Advice only: looks at a bounded number
+ * of extents, reads through small gaps, never past a segment's records the plan serves. */
+typedef void plan_prefetch_fn(void *ctx, int fd, uint64_t pos, uint64_t len);
+void plan_prefetch(const struct plan *p, uint64_t off, uint64_t len, plan_prefetch_fn *ask, void *ctx);
 
 /* Write the whole file to fd (extract). */
 int plan_write(const struct plan *p, int fd, struct errbuf *err);

@@ -101,6 +101,50 @@ static size_t model(int d, int64_t s, int64_t e, enum tsprec prec, uint8_t **ret
 	return n;
 }
 
+/* plan_prefetch's stretches of one call. */
+static struct asked {
+	int fd;
+	uint64_t pos, len;
+} asked[1024];
+static size_t n_asked;
+
+static void ask(void *ctx, int fd, uint64_t pos, uint64_t len)
+{
+	const struct plan *p = ctx;
+	struct stat st;
+	CHECK(len > 0);
+	CHECK(fstat(fd, &st) == 0 && pos + len <= (uint64_t)st.st_size);
+	bool known = false;
+	for (size_t i = 0; i < p->n_segs; i++)
+		known |= p->segs[i].fd == fd;
+	CHECK(known);
+	if (n_asked < ELEMENTSOF(asked))
+		asked[n_asked++] = (struct asked){fd, pos, len};
+}
+
+/* Every segment byte behind the output [off, off + len) lies in a stretch asked for, and
+ * nothing else is asked for than what check_asked's ask allows. */
+static void check_prefetch(const struct plan *p, uint64_t off, uint64_t len)
+{
+	n_asked = 0;
+	plan_prefetch(p, off, len, ask, (void *)p);
+	uint64_t end = len > p->size - MIN(off, p->size) ? p->size : off + len;
+	for (size_t i = 0; i < p->n_ext; i++) {
+		const struct plan_extent *x = &p->ext[i];
+		if (x->out_off + x->len <= off || x->out_off >= end)
+			continue;
+		uint64_t lo = x->seg_off + (off > x->out_off ? off - x->out_off : 0);
+		uint64_t hi = x->seg_off + MIN((uint64_t)x->len, end - x->out_off);
+		if (lo >= hi)
+			continue; /* len 0 */
+		bool in = false;
+		for (size_t k = 0; k < n_asked && !in; k++)
+			in = asked[k].fd == p->segs[x->seg].fd && asked[k].pos <= lo &&
+			     hi <= asked[k].pos + asked[k].len;
+		CHECK(in);
+	}
+}
+
 /* Returns how many segments the plan took whole. */
 static size_t check_plan(struct spool *sp, int d, int64_t s, int64_t e)
 {
@@ -128,13 +172,15 @@ static size_t check_plan(struct spool *sp, int d, int64_t s, int64_t e)
 		CHECK_INT(m, expect);
 		if (m > 0)
 			CHECK(memcmp(got, want + off, (size_t)m) == 0);
-		/* Advice at any offset and length, inside or past the file, reads nothing wrong
-		 * (under the sanitizers: touches nothing it should not). */
-		plan_prefetch(p, off, len);
+		/* Advice at any offset and length, inside or past the file, asks for the
+		 * segment bytes behind it and nothing outside the segments. */
+		check_prefetch(p, off, len);
+		plan_prefetch(p, off, len, NULL, NULL);
 	}
-	plan_prefetch(p, 0, UINT64_MAX - 1);
-	plan_prefetch(p, n, 1);
-	plan_prefetch(p, UINT64_MAX, UINT64_MAX);
+	check_prefetch(p, 0, UINT64_MAX - 1);
+	check_prefetch(p, n, 1);
+	check_prefetch(p, UINT64_MAX, UINT64_MAX);
+	plan_prefetch(p, 0, UINT64_MAX - 1, NULL, NULL);
 	free(got);
 	free(want);
 	size_t whole = p->n_whole;
