@@ -405,10 +405,9 @@ int main(int argc, char **argv)
 		goto out_unmount;
 	}
 	e = prefetch_start(&fs.prefetch);
-	if (e < 0) {
-		pcapfs_log("starting the threads that read ahead: %s", strerror(-e));
-		goto out_unmount;
-	}
+	if (e < 0) /* read_ahead falls back to POSIX_FADV_WILLNEED */
+		pcapfs_log("starting the threads that read ahead: %s (reading ahead without them)",
+			   strerror(-e));
 	if (co.singlethread) {
 		ret = fuse_session_loop(se);
 	} else {

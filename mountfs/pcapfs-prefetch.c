@@ -62,7 +62,7 @@ int prefetch_start(struct prefetcher *pf)
 	pf->devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (pf->devnull < 0)
 		return -errno;
-	/* Signals (SIGTERM, SIGINT: unmount) go to the session's threads, not these. */
+	/* Signals (SIGTERM, SIGINT: unmount) are for the main thread, not these. */
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -105,16 +105,14 @@ void prefetch_ask(void *ctx, int fd, uint64_t off, uint64_t len)
 	struct prefetcher *pf = ctx;
 	if (len == 0 || pf->n_threads == 0)
 		return;
-	int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (own < 0)
-		return;
 	pthread_mutex_lock(&pf->lock);
+	/* Under the lock: no descriptor is made for a stretch that has no place. */
 	if (!pf->stop && pf->head - pf->tail < PREFETCH_QUEUE) {
-		pf->queue[pf->head++ % PREFETCH_QUEUE] = (struct prefetch_job){own, off, len};
-		own = -1;
-		pthread_cond_signal(&pf->cond);
+		int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		if (own >= 0) {
+			pf->queue[pf->head++ % PREFETCH_QUEUE] = (struct prefetch_job){own, off, len};
+			pthread_cond_signal(&pf->cond);
+		}
 	}
 	pthread_mutex_unlock(&pf->lock);
-	if (own >= 0)
-		close(own);
 }

@@ -7,8 +7,9 @@ figures; asserts nothing about time.
               what any FUSE read path reaches here, that plain file through fuse-plain (a
               file system that only splices it, with pcapfs's request size and readahead);
               and the window again with only the mount's own pages dropped (segments in
-              memory, as they are for recent traffic). Three windows: one device of 20 whose
-              records cluster, one spread thinly through the hour, a single-device spool.
+              memory, as they are for recent traffic). Four windows: one device of 20 whose
+              records cluster, one spread thinly through the hour, a single-device spool,
+              and the same single device in 15-minute segments.
   ls -l       of a device directory holding 30 days of hourly files
   open        open + first 64 KiB of a 1-hour window
   end to end  cat of the mounted window vs `tcpdump -r <segments of that hour> -w - '<filter>'`
@@ -122,12 +123,13 @@ class Mount:
         subprocess.run(['fusermount3', '-u', self.mnt])
 
 
-def spool_with(work, name, gen_args):
+def spool_with(work, name, gen_args, init_args=()):
     cap, tsv = os.path.join(work, name + '.pcap'), os.path.join(work, name + '.tsv')
-    subprocess.run([GEN] + gen_args + ['-o', cap, '--registry', tsv], check=True)
-    spool = os.path.join(work, name + '-spool')
+    if not os.path.exists(cap):
+        subprocess.run([GEN] + gen_args + ['-o', cap, '--registry', tsv], check=True)
+    spool = os.path.join(work, name + ''.join(init_args).replace('-', '') + '-spool')
     ctl = [CTL, '--spool', spool, '--quiet']
-    subprocess.run(ctl + ['init'], check=True)
+    subprocess.run(ctl + ['init'] + list(init_args), check=True)
     register(ctl, tsv)
     subprocess.run(ctl + ['import', '--no-progress', cap], check=True)
     return spool, cap, tsv, ctl
@@ -147,13 +149,18 @@ def main():
         # whose only device owns every record (long contiguous stretches); each with the
         # default (replies from file-descriptor buffers where the bytes lie in few stretches
         # of segment files) and with -o nosplice (every reply copied).
-        spool1, _, _, _ = spool_with(work, 'one', ['--packets', '300000', '--devices', '1',
-                                                   '--duration', '3600', '--seed', '7'])
+        one = ['--packets', '300000', '--devices', '1', '--duration', '3600', '--seed', '7']
+        spool1, _, _, _ = spool_with(work, 'one', one)
+        # The same traffic in 15-minute segments (--segment-seconds 900): four files of 29 MiB
+        # for the hour instead of sixty of 2 MiB, as a busier interface fills its segments.
+        spool15, _, _, _ = spool_with(work, 'one', one, ['--segment-seconds', '900'])
         # dev-007 holds a twentieth of the hour spread thinly through it: reading its window
         # cold means reading nearly every page of the hour's segments.
         cases = [('20 devices', spool, dev, win),
                  ('20 devices, sparse', spool, 'dev-007', win),
-                 ('1 device', spool1, 'dev-000', '20261122T080000Z--20261122T090000Z.pcap')]
+                 ('1 device', spool1, 'dev-000', '20261122T080000Z--20261122T090000Z.pcap'),
+                 ('1 device, 15-minute segments', spool15, 'dev-000',
+                  '20261122T080000Z--20261122T090000Z.pcap')]
         for label, sp, d, w in cases:
             for opts in (['nosplice'], []):
                 with Mount(sp, mnt, opts):

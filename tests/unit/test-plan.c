@@ -123,7 +123,7 @@ static void ask(void *ctx, int fd, uint64_t pos, uint64_t len)
 }
 
 /* Every segment byte behind the output [off, off + len) lies in a stretch asked for, and
- * nothing else is asked for than what check_asked's ask allows. */
+ * every stretch asked for lies inside a segment file of the plan (ask). */
 static void check_prefetch(const struct plan *p, uint64_t off, uint64_t len)
 {
 	n_asked = 0;
