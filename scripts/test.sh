@@ -9,11 +9,13 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh
 
 summarize() {
-	# meson's per-test lines: " 1/12 pcapfs:unit / window   OK   0.01s"
+	# meson's per-test lines: " 1/12 pcapfs:unit / window   OK   0.01s"; a failed test's
+	# line comes again under "Summary of Failures", so tests are counted by their number.
 	local log=$1
-	P=$((P + $(grep -Ec '^ *[0-9]+/[0-9]+ .* (OK|EXPECTEDFAIL) ' "$log" || true)))
-	F=$((F + $(grep -Ec '^ *[0-9]+/[0-9]+ .* (FAIL|TIMEOUT|ERROR|UNEXPECTEDPASS) ' "$log" || true)))
-	S=$((S + $(grep -Ec '^ *[0-9]+/[0-9]+ .* SKIP ' "$log" || true)))
+	count() { { grep -E "^ *[0-9]+/[0-9]+ .* ($1) " "$log" || true; } | awk '{print $1}' | sort -u | wc -l; }
+	P=$((P + $(count 'OK|EXPECTEDFAIL')))
+	F=$((F + $(count 'FAIL|TIMEOUT|ERROR|UNEXPECTEDPASS')))
+	S=$((S + $(count 'SKIP')))
 }
 P=0 F=0 S=0
 rc=0

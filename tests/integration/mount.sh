@@ -316,7 +316,10 @@ cp "$T/idx.saved" "$SPOOL/$idx"
 pass "a truncated index gives EIO and a log line; other files are still served"
 
 # Summaries that disagree with the index (an update that moves no generation): the size the
-# lookup gave cannot be served, so the open gets EIO and a log line.
+# lookup gave cannot be served, so the open gets EIO and a log line. The lookup takes the
+# summaries only once the mount has seen the imports above end (its watcher polls each
+# second); until then it sizes the window from the index, which is right.
+sleep 1.5
 q="UPDATE segment_devices SET bytes = bytes + 100 WHERE device_id = (SELECT id FROM devices
    WHERE name = 'dev-005') AND segment_id = (SELECT min(segment_id) FROM segment_devices
    WHERE device_id = (SELECT id FROM devices WHERE name = 'dev-005')
