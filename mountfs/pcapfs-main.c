@@ -405,7 +405,7 @@ int main(int argc, char **argv)
 		goto out_unmount;
 	}
 	e = prefetch_start(&fs.prefetch);
-	if (e < 0) /* read_ahead falls back to POSIX_FADV_WILLNEED */
+	if (e < 0) /* prefetch_ask falls back to POSIX_FADV_WILLNEED */
 		pcapfs_log("starting the threads that read ahead: %s (reading ahead without them)",
 			   strerror(-e));
 	if (co.singlethread) {

@@ -1054,8 +1054,7 @@ static void read_ahead(struct pcapfs *fs, const struct plan *p, struct ofile *of
 					 __ATOMIC_RELAXED))
 		return;
 	uint64_t from = MAX(mark, off);
-	/* Without the read-ahead threads (they could not start) the kernel is asked instead. */
-	plan_prefetch(p, from, to - from, fs->prefetch.n_threads ? prefetch_ask : NULL, &fs->prefetch);
+	plan_prefetch(p, from, to - from, prefetch_ask, &fs->prefetch);
 }
 
 static void read_file(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct ofile *of)

@@ -103,8 +103,12 @@ void prefetch_stop(struct prefetcher *pf)
 void prefetch_ask(void *ctx, int fd, uint64_t off, uint64_t len)
 {
 	struct prefetcher *pf = ctx;
-	if (len == 0 || pf->n_threads == 0)
+	if (len == 0)
 		return;
+	if (pf->n_threads == 0) { /* the threads could not start: the kernel is asked instead */
+		(void)posix_fadvise(fd, (off_t)off, (off_t)len, POSIX_FADV_WILLNEED);
+		return;
+	}
 	pthread_mutex_lock(&pf->lock);
 	/* Under the lock: no descriptor is made for a stretch that has no place. */
 	if (!pf->stop && pf->head - pf->tail < PREFETCH_QUEUE) {

@@ -320,7 +320,8 @@ int content_watch_start(struct pcapfs *fs);
 void content_watch_stop(struct pcapfs *fs);
 
 /* pcapfs-prefetch.c. prefetch_ask (a plan_prefetch_fn, ctx the prefetcher) queues the
- * stretch [off, off + len) of the segment file fd for reading; it may drop it. */
+ * stretch [off, off + len) of the segment file fd for reading; it may drop it. Without the
+ * threads (prefetch_start failed or never ran) it asks the kernel (POSIX_FADV_WILLNEED). */
 int prefetch_start(struct prefetcher *pf);
 void prefetch_stop(struct prefetcher *pf);
 void prefetch_ask(void *ctx, int fd, uint64_t off, uint64_t len);
