@@ -7,7 +7,9 @@ figures; asserts nothing about time.
               what any FUSE read path reaches here, that plain file through fuse-plain (a
               file system that only splices it, with pcapfs's request size and readahead);
               and the window again with only the mount's own pages dropped (segments in
-              memory, as they are for recent traffic). Four windows: one device of 20 whose
+              memory, as they are for recent traffic); and, as what the stored layout allows
+              any reader, the segment files that hold the window's records read whole and
+              directly, several at a time. Four windows: one device of 20 whose
               records cluster, one spread thinly through the hour, a single-device spool,
               and the same single device in 15-minute segments.
   ls -l       of a device directory holding 30 days of hourly files
@@ -16,7 +18,7 @@ figures; asserts nothing about time.
 
 Environment: PCAPFSCTL, PCAPFS_GEN, PCAPFS, TESTS_DIR, FUSE_PLAIN.
 """
-import os, shutil, sqlite3, statistics, subprocess, sys, tempfile, time
+import calendar, os, shutil, sqlite3, statistics, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import drop_caches, register  # noqa: E402
@@ -74,15 +76,54 @@ class FusePlain:
             self.proc.wait()
 
 
-def cold_read(path, plain, ref_mnt):
-    """Median MiB/s of reading path, a plain file of its size (made once) and that file
-    through fuse-plain, each with the page cache dropped first, in turn:
-    (size, mount MiB/s, plain MiB/s, fuse-plain MiB/s or None)."""
+SEGS_AHEAD = 8
+
+
+def read_segments(segs):
+    """Read segment files whole, in order, as the quickest reader of them found here does:
+    the next SEGS_AHEAD files advised POSIX_FADV_WILLNEED, so that the disk works on several
+    at once. Seconds."""
+    t0 = time.perf_counter()
+    fds = [os.open(s, os.O_RDONLY) for s in segs]
+    try:
+        for fd in fds[:SEGS_AHEAD]:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+        buf = bytearray(1 << 20)
+        for i, fd in enumerate(fds):
+            if i + SEGS_AHEAD < len(fds):
+                os.posix_fadvise(fds[i + SEGS_AHEAD], 0, 0, os.POSIX_FADV_WILLNEED)
+            while os.readv(fd, [buf]) > 0:
+                pass
+    finally:
+        for fd in fds:
+            os.close(fd)
+    return time.perf_counter() - t0
+
+
+def window_segments(spool, device, start):
+    """The segment files that hold records of device in the hour from start (epoch
+    seconds), in time order, and their size in bytes."""
+    db = sqlite3.connect(f'file:{spool}/catalog.db?mode=ro', uri=True)
+    try:
+        segs = [os.path.join(spool, p + '.pcap') for (p,) in db.execute(
+            'SELECT s.path FROM segment_devices sd JOIN segments s ON s.id = sd.segment_id '
+            'JOIN devices d ON d.id = sd.device_id WHERE d.name = ? AND sd.t_last >= ? '
+            'AND sd.t_first < ? ORDER BY s.t_first', (device, start * 10**9, (start + 3600) * 10**9))]
+    finally:
+        db.close()
+    return segs, sum(os.stat(p).st_size for p in segs)
+
+
+def cold_read(path, plain, ref_mnt, segs=None):
+    """Median MiB/s of reading path, a plain file of its size (made once), that file through
+    fuse-plain and, given segs, the window's segment files (read_segments), each with the
+    page cache dropped first, in turn: (size, mount MiB/s, plain MiB/s, fuse-plain MiB/s or
+    None, segments MiB/s of the window's size or None)."""
     size = os.stat(path).st_size
     if not os.path.exists(plain):
         with open(plain, 'wb') as f:
             f.write(os.urandom(size))
-    tm, tp, tr = [], [], []
+    tm, tp, tr, ts = [], [], [], []
     with FusePlain(plain, ref_mnt) as ref:
         for _ in range(COLD_ROUNDS):
             drop_caches()
@@ -92,9 +133,13 @@ def cold_read(path, plain, ref_mnt):
             if ref.path():
                 drop_caches()
                 tr.append(read_all(ref.path())[0])
+            if segs:
+                drop_caches()
+                ts.append(read_segments(segs))
     mib = size / 2**20
     return (size, mib / statistics.median(tm), mib / statistics.median(tp),
-            mib / statistics.median(tr) if tr else None)
+            mib / statistics.median(tr) if tr else None,
+            mib / statistics.median(ts) if ts else None)
 
 
 def mount_cache_cold(path):
@@ -163,15 +208,25 @@ def main():
                   '20261122T080000Z--20261122T090000Z.pcap')]
         for label, sp, d, w in cases:
             for opts in (['nosplice'], []):
+                # The files behind the window read directly (no FUSE), once per case.
+                segs, seg_bytes = window_segments(sp, d, calendar.timegm(
+                    time.strptime(w.split('--')[0], '%Y%m%dT%H%M%SZ')))
                 with Mount(sp, mnt, opts):
-                    sz, m, p, r = cold_read(os.path.join(mnt, 'pcap', d, w),
-                                            os.path.join(work, f'plain-{d}.pcap'),
-                                            os.path.join(work, 'ref'))
+                    sz, m, p, r, g = cold_read(os.path.join(mnt, 'pcap', d, w),
+                                               os.path.join(work, f'plain-{d}.pcap'),
+                                               os.path.join(work, 'ref'),
+                                               None if opts else segs)
                     print(f'sequential read, cold cache, {label}, {d} ({sz / 2**20:.1f} MiB), '
                           f'{"-o nosplice" if opts else "splice"}: mount {m:.0f} MiB/s, '
                           f'plain file {p:.0f} MiB/s: {m / p:.2f}x of plain' +
                           (f'; the plain file through fuse-plain {r:.0f} MiB/s: {r / p:.2f}x of '
                            f'plain (the mount at {m / r:.2f}x of it)' if r else ''))
+                    if g:
+                        print(f'sequential read, cold cache, {label}, {d}: the {len(segs)} segment '
+                              f'files holding its records ({seg_bytes / 2**20:.1f} MiB) read whole '
+                              f'without FUSE, {SEGS_AHEAD} files advised ahead, in the time of '
+                              f'{g:.0f} MiB/s of the window: {g / p:.2f}x of plain (the mount at '
+                              f'{m / g:.2f}x of it)')
                     if not opts:
                         h = mount_cache_cold(os.path.join(mnt, 'pcap', d, w))
                         print(f'sequential read, only the mount\'s cache cold (segments in memory), '
