@@ -257,7 +257,8 @@ void pcapfs_nodes_free(struct pcapfs *fs)
 
 /* May the caller of req read the device (by name, or by id when name is NULL)? Fills *ret_id.
  * Returns 0, -ENOENT (no such device, or not for this caller), -EACCES (PAM refuses the
- * account), -EIO. */
+ * account), -EIO (the user database or the catalogue failed: decided nothing, and recorded
+ * like a refusal, with why, for a device that exists or may). */
 
 static int check_access(struct pcapfs *fs, fuse_req_t req, const char *name, int64_t id,
 			const struct window *w, int64_t *ret_id, struct access_info *info)
@@ -272,15 +273,18 @@ static int check_access(struct pcapfs *fs, fuse_req_t req, const char *name, int
 		snprintf(info->user, sizeof(info->user), "root");
 	bool pam_ok = ctx->uid == 0;
 	struct errbuf err = {{0}};
+	int id_err = 0;
 	if (ctx->uid != 0) {
-		int e = idcache_get(fs->ids, ctx->uid, &who, &pam_ok, &err);
-		if (e == -ENOENT)
+		id_err = idcache_get(fs->ids, ctx->uid, &who, &pam_ok, &err);
+		if (id_err == -ENOENT)
 			return -ENOENT; /* a uid without a user reads nothing */
-		if (e < 0) {
+		if (id_err < 0) {
 			pcapfs_log("uid %u: %s", (unsigned)ctx->uid, err.msg);
-			return -EIO;
+			snprintf(info->reason, sizeof(info->reason), "the user database failed: %.190s", err.msg);
+			pam_ok = false;
+		} else {
+			snprintf(info->user, sizeof(info->user), "%s", who.name);
 		}
-		snprintf(info->user, sizeof(info->user), "%s", who.name);
 	}
 	struct device d = {0};
 	struct grant *grants = NULL;
@@ -289,26 +293,30 @@ static int check_access(struct pcapfs *fs, fuse_req_t req, const char *name, int
 	struct policy_config pc = fs->pc;
 	pthread_mutex_lock(&fs->cat_lock);
 	/* Root's decision needs only the device's existence; others' its owner and tags. */
-	int e = catalog_device_get_brief(fs->sp->cat, name, id, ctx->uid != 0, &d, &err);
+	struct errbuf cerr = {{0}};
+	int e = catalog_device_get_brief(fs->sp->cat, name, id, ctx->uid != 0, &d, &cerr);
 	if (!pam_ok) {
 		/* An account PAM refuses reads nothing, whether or not the device exists; the
-		 * device is still looked up, for the record. */
+		 * device is still looked up, for the record. So is one whose user could not be
+		 * read: its record names the device when it exists. */
 		pthread_mutex_unlock(&fs->cat_lock);
 		if (e == 0)
 			*ret_id = d.id;
-		snprintf(info->reason, sizeof(info->reason), "PAM refuses the account");
-		info->exists = true;
+		if (id_err == 0)
+			snprintf(info->reason, sizeof(info->reason), "PAM refuses the account");
+		info->exists = id_err == 0 || e == 0;
 		snprintf(info->device, sizeof(info->device), "%s", e == 0 ? d.name : name ? name : "");
 		device_done(&d);
 		identity_done(&who);
-		return -EACCES;
+		return id_err < 0 ? -EIO : -EACCES;
 	}
 	/* For a name that exists nowhere too: a device hidden from the caller and no device at
 	 * all cost the same work (the refusal's record is written after the reply). */
+	bool found = e == 0;
 	if ((e == 0 || e == -ENOENT) && ctx->uid != 0) {
-		int g = catalog_grants_load(fs->sp->cat, &grants, &n_grants, &err);
+		int g = catalog_grants_load(fs->sp->cat, &grants, &n_grants, &cerr);
 		if (g == 0)
-			g = catalog_role_limits_load(fs->sp->cat, pc.limits, &err);
+			g = catalog_role_limits_load(fs->sp->cat, pc.limits, &cerr);
 		if (g < 0)
 			e = g;
 	}
@@ -334,7 +342,11 @@ static int check_access(struct pcapfs *fs, fuse_req_t req, const char *name, int
 			}
 		}
 	} else if (e != -ENOENT) {
-		pcapfs_log("catalogue: %s", err.msg);
+		/* Decided nothing: recorded like a refusal, naming the device when known. */
+		pcapfs_log("catalogue: %s", cerr.msg);
+		snprintf(info->reason, sizeof(info->reason), "the catalogue failed: %.190s", cerr.msg);
+		snprintf(info->device, sizeof(info->device), "%s", found ? d.name : name ? name : "");
+		info->exists = true;
 		e = -EIO;
 	}
 	free(grants);

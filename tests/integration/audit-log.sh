@@ -279,6 +279,21 @@ PY
 what="op=open event=[0-9]* device=dev-002 window=20261122T081000Z--20261122T081100Z.pcap .*decision=deny reason=not served"
 [ "$(audit_records "$U_USR" "$what")" = 1 ] || fail "not one Linux audit record: $what"
 pass "an open that cannot be served (EIO) is a refused open, recorded with why"
+
+# A decision that cannot be made (the catalogue fails; here its grants table has gone) is
+# EIO, and recorded like a refusal, with why: the walk's lookup of the device, a row and a
+# Linux audit record. Served again once the catalogue is whole.
+sqlite3 "$SPOOL/catalog.db" "ALTER TABLE grants RENAME TO grants_gone"
+e=$(errno_of "$U_USR" open "$D/dev-001/$H.pcap")
+sqlite3 "$SPOOL/catalog.db" "ALTER TABLE grants_gone RENAME TO grants"
+[ "$e" = 5 ] || fail "an open whose access could not be decided gave errno $e, not EIO"
+grep -q "catalogue: .*grants" "$T/fs.log" || fail "no log line: $(tail -3 "$T/fs.log")"
+[ "$(q --user "$U_USR" --op lookup --result deny --device dev-001 --csv | grep -c 'the catalogue failed: ')" -ge 1 ] ||
+	fail "no row: $(q --user "$U_USR" --device dev-001 --csv | tail -2)"
+what="op=lookup event=[0-9]* device=dev-001 .*decision=deny reason=the catalogue failed: "
+[ "$(audit_records "$U_USR" "$what")" -ge 1 ] || fail "no Linux audit record: $what"
+[ "$(errno_of "$U_USR" open "$D/dev-001/$H.pcap")" = 0 ] || fail "not served once the catalogue is whole"
+pass "an access that cannot be decided (the catalogue fails) is EIO, recorded with why"
 pass "audit=required: no Linux audit record or no query-log row, no open; each side records the refusal"
 
 # No audit daemon: the kernel would only put records in its ring buffer; audit=required
