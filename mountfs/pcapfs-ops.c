@@ -1195,6 +1195,17 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 	fuse_reply_none(req);
 }
 
+/* No file here has extended attributes or ACLs, and every name says so: EOPNOTSUPP. Left
+ * unanswered (ENOSYS), the kernel would answer other names EOPNOTSUPP itself but the POSIX
+ * ACL names ENODATA, "no ACL here", which tells GNU ls -l to ask again for every file: one
+ * more path walk, and so one more decided LOOKUP of the device, per file listed.
+ * EOPNOTSUPP marks the file system as one without ACLs, asked once. Nothing is revealed:
+ * the answer is the same for every node and caller. */
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	fuse_reply_err(req, EOPNOTSUPP);
+}
+
 const struct fuse_lowlevel_ops pcapfs_ops = {
 	.forget = op_forget,
 	.forget_multi = op_forget_multi,
@@ -1209,6 +1220,7 @@ const struct fuse_lowlevel_ops pcapfs_ops = {
 	.read = op_read,
 	.release = op_release,
 	.statfs = op_statfs,
+	.getxattr = op_getxattr,
 	.setattr = op_setattr,
 	.mknod = op_mknod,
 	.mkdir = op_mkdir,
