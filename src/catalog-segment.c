@@ -441,6 +441,29 @@ int catalog_segment_delete(struct catalog *c, int64_t id, struct errbuf *err)
 	return segment_change(c, sql, id, NULL, err, "deleting a segment");
 }
 
+int catalog_segment_first_linktype(struct catalog *c, uint32_t *ret, bool *ret_found,
+				   struct errbuf *err)
+{
+	static const char sql[] = "SELECT linktype FROM segments ORDER BY id LIMIT 1";
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	*ret_found = false;
+	int r = catalog_stmt(c, sql, &st, err);
+	if (r < 0)
+		return r;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_ROW)
+		return catalog_sqlerr(c, rc, err, "reading the oldest segment");
+	int64_t lt;
+	if (!column_in(st, 0, 0, UINT32_MAX, &lt))
+		return err_set(err, EPROTO, "catalogue %s: the oldest segment's link type is out of range",
+			       c->path);
+	*ret = (uint32_t)lt;
+	*ret_found = true;
+	return 0;
+}
+
 static int summary_check(const struct segment_device_summary *sum, struct errbuf *err)
 {
 	if (sum->device_id <= 0)

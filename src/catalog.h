@@ -167,6 +167,10 @@ int catalog_segment_seal(struct catalog *c, const struct segment *s,
 			 const struct segment_device_summary *sums, size_t n_sums,
 			 struct errbuf *err);
 int catalog_segment_delete(struct catalog *c, int64_t id, struct errbuf *err);
+/* The link type of the oldest segment row: 0 with *ret_found, or 0 without when there is
+ * none. */
+int catalog_segment_first_linktype(struct catalog *c, uint32_t *ret, bool *ret_found,
+				   struct errbuf *err);
 /* The summaries of a sealed segment, by device id (malloc'd; *ret NULL when none). */
 int catalog_segment_summaries(struct catalog *c, int64_t segment_id,
 			      struct segment_device_summary **ret, size_t *ret_n, struct errbuf *err);

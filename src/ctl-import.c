@@ -31,6 +31,8 @@ static const char import_help[] =
 	"(truncated, a packet longer than its snaplen or than 262144 bytes, a zero-length packet,\n"
 	"timestamps going backwards, an unsupported link type, pcapng with several interfaces) is\n"
 	"reported with the packet number and byte offset, and what was written of it is removed.\n"
+	"So is a file whose link type is not the spool's: a spool stores one link type, that of\n"
+	"the first packet it ever stored, since every window of it is one pcap file.\n"
 	"Time-order a file first with reordercap(1), split pcapng per interface with editcap(1).\n"
 	"\n"
 	"  -i, --interface NAME   interface the packets are filed under (default 'import')\n"

@@ -125,6 +125,8 @@ struct verify_ctx {
 	struct ctl *c;
 	int64_t only;
 	uint64_t segments, packets, bytes, problems;
+	uint32_t linktype; /* the spool's, when linktype_known */
+	bool linktype_known;
 	bool first_json;
 };
 
@@ -163,10 +165,19 @@ static int verify_one(const struct segment *s, void *userdata)
 		return 0;
 	}
 	struct errbuf err = {{0}};
+	if (v->linktype_known && s->linktype != v->linktype) {
+		const char *a = classify_linktype_name(s->linktype), *b = classify_linktype_name(v->linktype);
+		problem(v, s, "link type %u (%s) differs from the spool's, %u (%s): a window holding "
+			      "packets of both cannot be one pcap file and fails (EIO, or an error from "
+			      "extract)",
+			s->linktype, a ? a : "?", v->linktype, b ? b : "?");
+	}
 	int fd;
 	struct pcap_ghdr g;
 	if (segment_open_read(v->sp->dirfd, s->path, &fd, &g, &err) < 0) {
-		problem(v, s, "%s", err.msg);
+		problem(v, s, "%s (reindex cannot help: an index is rebuilt from its segment; restore "
+			      "the file from a copy)",
+			err.msg);
 		return 0;
 	}
 	struct verify_seg vs = {0};
@@ -199,20 +210,22 @@ static int verify_one(const struct segment *s, void *userdata)
 	err_clear(&err);
 	e = segment_open_index(v->sp->dirfd, s->path, (uint64_t)s->id, fd, &r, &err);
 	if (e < 0) {
-		problem(v, s, "index: %s", err.msg);
+		problem(v, s, "index: %s (pcapfsctl reindex repairs it)", err.msg);
 	} else if (!index_reader_sealed(r)) {
-		problem(v, s, "index is not sealed although the segment is");
+		problem(v, s, "index is not sealed although the segment is (pcapfsctl reindex repairs it)");
 	} else {
 		const struct index_chunk_info *ci = index_reader_chunk(r, 0);
 		if (ci->packets != vs.n)
-			problem(v, s, "index counts %" PRIu64 " records, the segment holds %zu", ci->packets,
-				vs.n);
+			problem(v, s, "index counts %" PRIu64 " records, the segment holds %zu (pcapfsctl "
+				      "reindex repairs it)",
+				ci->packets, vs.n);
 		e = index_reader_foreach_run(r, check_run, &vs, &err);
 		if (e < 0)
-			problem(v, s, "index: %s", err.msg);
+			problem(v, s, "index: %s (pcapfsctl reindex repairs it)", err.msg);
 		else if (vs.bad_entries)
-			problem(v, s, "index: %" PRIu64 " bad entries; the first: %s", vs.bad_entries,
-				vs.first_bad);
+			problem(v, s, "index: %" PRIu64 " bad entries (pcapfsctl reindex repairs it); the "
+				      "first: %s",
+				vs.bad_entries, vs.first_bad);
 		else {
 			char why[512];
 			e = summaries_disagree(v->sp, s, r, why, sizeof(why), &err);
@@ -261,8 +274,9 @@ int cmd_verify(struct ctl *c, int argc, char **argv)
 			       "Check every sealed segment and its index: pcap header and every record,\n"
 			       "index checksums, every index entry against the record it points at, and\n"
 			       "the catalogue against the files. Segments left open by a writer that died\n"
-			       "are recovered first. Prints one line per problem; exit status 1 if any.\n"
-			       "A damaged index is repaired with 'pcapfsctl reindex'.\n");
+			       "are recovered first. Prints one line per problem, saying what repairs it\n"
+			       "where something can ('pcapfsctl reindex' rebuilds a damaged index); exit\n"
+			       "status 1 if any. Every segment holds the spool's one link type.\n");
 			return 0;
 		default:
 			return ctl_usage("verify", "invalid option");
@@ -278,11 +292,23 @@ int cmd_verify(struct ctl *c, int argc, char **argv)
 	if (v.sp->recovery.failed)
 		problem(&v, NULL, "%" PRIu64 " open segment(s) could not be recovered; the first: %s",
 			v.sp->recovery.failed, v.sp->recovery.first_failure);
-	int e = catalog_segment_foreach(v.sp->cat, -1, verify_one, &v, &err);
+	int e = spool_linktype(v.sp, &v.linktype, &v.linktype_known, &err);
+	if (e < 0) {
+		problem(&v, NULL, "catalogue: %s", err.msg);
+		err_clear(&err);
+	}
+	e = catalog_segment_foreach(v.sp->cat, -1, verify_one, &v, &err);
 	if (c->tty && !c->quiet && !c->json && v.segments)
 		fputc('\n', stderr);
 	if (e < 0)
 		problem(&v, NULL, "catalogue: %s", err.msg);
+	if (e == 0 && v.only && v.segments == 0) {
+		if (c->json)
+			printf("]}\n");
+		ctl_fail("no segment has id %" PRId64, v.only);
+		spool_close(v.sp);
+		return 1;
+	}
 	if (c->json)
 		printf("%s], \"segments\": %" PRIu64 ", \"packets\": %" PRIu64 ", \"bytes\": %" PRIu64 "}\n",
 		       v.first_json ? "" : "\n ", v.segments, v.packets, v.bytes);
@@ -290,7 +316,7 @@ int cmd_verify(struct ctl *c, int argc, char **argv)
 		char b[32];
 		fmt_bytes(v.bytes, b, sizeof(b));
 		printf("%" PRIu64 " segments, %" PRIu64 " packets, %s checked: %s\n", v.segments, v.packets,
-		       b, v.problems ? "PROBLEMS FOUND (see above; 'pcapfsctl reindex' repairs indexes)" : "ok");
+		       b, v.problems ? "PROBLEMS FOUND (see above)" : "ok");
 	}
 	spool_close(v.sp);
 	return v.problems ? 1 : 0;
@@ -307,6 +333,7 @@ struct reindex_ctx {
 	struct segment *todo;
 	size_t n, cap;
 	uint64_t checked;
+	uint64_t unreadable; /* segments with no file to index from */
 };
 
 static int pick(const struct segment *s, void *userdata)
@@ -320,8 +347,14 @@ static int pick(const struct segment *s, void *userdata)
 		struct errbuf err;
 		int fd;
 		struct pcap_ghdr g;
-		if (segment_open_read(r->sp->dirfd, s->path, &fd, &g, &err) < 0)
-			return 0; /* no segment to index from: verify reports it */
+		if (segment_open_read(r->sp->dirfd, s->path, &fd, &g, &err) < 0) {
+			/* No segment to index from: said, and the exit status says so. */
+			ctl_fail("segment %" PRId64 " (%s) cannot be reindexed: %s; an index is rebuilt "
+				 "from its segment, which must be restored first",
+				 s->id, s->path, err.msg);
+			r->unreadable++;
+			return 0;
+		}
 		struct index_reader *ir = NULL;
 		struct verify_seg vs = {0};
 		uint64_t end;
@@ -389,6 +422,8 @@ int cmd_reindex(struct ctl *c, int argc, char **argv)
 	}
 	if (optind != argc)
 		return ctl_usage("reindex", "unexpected argument '%s'", argv[optind]);
+	if (r.all && r.only)
+		return ctl_usage("reindex", "--all and --segment exclude each other");
 	if (ctl_open_spool(c, 0, &r.sp) < 0)
 		return 1;
 	struct errbuf err = {{0}};
@@ -425,8 +460,8 @@ int cmd_reindex(struct ctl *c, int argc, char **argv)
 		return ctl_fail("no sealed segment %" PRId64, r.only);
 	if (!c->quiet)
 		printf("%" PRIu64 " segments checked, %" PRIu64 " reindexed%s\n", r.checked, done,
-		       failed ? ", some failed (see above)" : "");
-	return failed ? 1 : 0;
+		       failed || r.unreadable ? ", some could not be (see above)" : "");
+	return failed || r.unreadable ? 1 : 0;
 }
 
 /* ---- status ------------------------------------------------------------------------------- */

@@ -27,6 +27,8 @@ good = b''.join(rec(1795334400 + i, eth(i)) for i in range(50))
 def w(name, b):
     open(f'{d}/{name}', 'wb').write(b)
 w('good.pcap', ghdr() + good)
+# The same packets as raw IPv4 (link type 101), an hour later.
+w('raw.pcap', ghdr(lt=101) + b''.join(rec(1795338000 + i, eth(i)[14:]) for i in range(50)))
 w('truncated.pcap', ghdr() + good + rec(1795334500, eth(1))[:40])
 w('truncated-header.pcap', ghdr()[:10])
 w('magic.pcap', b'\x00\x01\x02\x03' + ghdr()[4:] + good)
@@ -84,6 +86,24 @@ expect_fail 'already imported \(import [0-9]+, 50 packets' ctl import "$T/good.p
 ctl import --force "$T/good.pcap" 2>/dev/null
 [ "$(ctl --json device show cam-1 | grep -Eo '"packets": [0-9]+')" = '"packets": 120' ] || fail "import --force"
 pass "import --force imports a file again"
+
+# One link type per spool (a window is one pcap file): another is refused whole, with why,
+# and leaves nothing; verify names segments of a spool that holds two (as an older version
+# could leave it), whose windows cannot be served.
+segs=$(sqlite3 "$SPOOL/catalog.db" "SELECT count(*) FROM segments")
+expect_fail "link type 101 \(RAW\) differs from the spool's, 1 \(EN10MB\)" ctl import "$T/raw.pcap"
+[ "$(sqlite3 "$SPOOL/catalog.db" "SELECT count(*) FROM segments")" = "$segs" ] || fail "the refused import left segments"
+ctl verify >/dev/null || fail "verify after the refused link type"
+sqlite3 "$SPOOL/catalog.db" "UPDATE meta SET value = '101' WHERE key = 'linktype'"
+ctl import "$T/raw.pcap" 2>/dev/null
+out=$(ctl verify 2>&1) && fail "verify passed a spool of two link types"
+grep -q "link type 1 (EN10MB) differs from the spool's, 101 (RAW)" <<<"$out" || fail "verify: $out"
+for p in $(sqlite3 "$SPOOL/catalog.db" "SELECT path FROM segments WHERE linktype = 101"); do
+	rm -f "$SPOOL/$p.pcap" "$SPOOL/$p.idx"
+done
+sqlite3 "$SPOOL/catalog.db" "DELETE FROM segments WHERE linktype = 101; UPDATE meta SET value = '1' WHERE key = 'linktype'"
+ctl verify >/dev/null || fail "verify once the second link type is gone: $(ctl verify 2>&1)"
+pass "a second link type is refused by import and named by verify"
 
 # Device names and addresses.
 expect_fail "character '/'" ctl device add a/b

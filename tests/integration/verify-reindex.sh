@@ -133,3 +133,24 @@ truncate -s -7 "$pcap"
 out=$(ctl verify 2>&1) && fail "verify missed a torn segment"
 echo "$out" | grep -Eq "torn record|bytes, the catalogue says" || fail "verify message: $out"
 pass "verify detects a cut segment: $(echo "$out" | head -1)"
+
+# A segment file gone: verify says reindex cannot help, reindex says why it cannot and exits
+# 1; with the file back, both are content (but for the cut segment above).
+pcap=$(find "$SPOOL/seg" -name '*.pcap' | sort | sed -n 4p)
+id=$(basename "$pcap" .pcap)
+mv "$pcap" "$T/moved.pcap"
+out=$(ctl verify 2>&1) && fail "verify missed a missing segment file"
+grep -q "segment $id .*reindex cannot help" <<<"$out" || fail "verify message: $out"
+rc=0
+out=$(ctl reindex 2>&1) || rc=$?
+[ $rc = 1 ] || fail "reindex over a missing segment file exited $rc"
+grep -q "segment $id .*cannot be reindexed: .*must be restored first" <<<"$out" || fail "reindex message: $out"
+mv "$T/moved.pcap" "$pcap"
+out=$(ctl verify 2>&1) || true
+grep -q "segment $id " <<<"$out" && fail "verify still reports the restored segment: $out"
+pass "a missing segment file: verify and reindex say that only restoring it helps"
+
+# Segment ids that do not exist, and options that exclude each other.
+expect_fail 'no segment has id 999999' ctl verify --segment 999999
+expect_fail 'no sealed segment 999999' ctl reindex --segment 999999
+expect_fail '--all and --segment exclude each other' ctl reindex --all --segment "$id"

@@ -180,6 +180,29 @@ int main(void)
 	CHECK_INT(t.sealed, 6);
 	CHECK_INT(t.packets, 355);
 
+	/* One link type per spool: another is refused with both named, by this writer again
+	 * (without the catalogue: refused even while another process holds its lock) and by a
+	 * writer of another interface; the spool's own goes on being stored. */
+	uint8_t raw[FRAME_LEN] = {0x45};
+	CHECK_INT(writer_write(w, 101, b + 2 * SEG_NS, FRAME_LEN, FRAME_LEN, raw, &err), -EINVAL);
+	CHECK(strstr(err.msg, "link type 101 (RAW) differs from the spool's, 1 (EN10MB)") != NULL);
+	CHECK_INT(catalog_begin(sp->cat, &err), 0); /* as another writer holding the lock would */
+	CHECK_INT(writer_write(w, 101, b + 2 * SEG_NS, FRAME_LEN, FRAME_LEN, raw, &err), -EINVAL);
+	CHECK(strstr(err.msg, "differs from the spool's") != NULL);
+	catalog_rollback(sp->cat);
+	struct writer *w2;
+	struct writer_opts o2 = {.iface = "tun0"};
+	CHECK_INT(writer_open(sp, &o2, NULL, &w2, &err), 0);
+	CHECK_INT(writer_write(w2, 101, b + 2 * SEG_NS, FRAME_LEN, FRAME_LEN, raw, &err), -EINVAL);
+	CHECK_INT(writer_close(w2, &err), 0);
+	CHECK_INT(write_one(w, b + 2 * SEG_NS, &err), 0);
+	CHECK_INT(writer_rotate(w, &err), 0);
+	totals(sp, &t);
+	CHECK_INT(t.packets, 356);
+	char lt[16];
+	CHECK_INT(catalog_meta_get(sp->cat, "linktype", lt, sizeof(lt)), 0);
+	CHECK_STR(lt, "1");
+
 	CHECK_INT(writer_close(w, &err), 0);
 	spool_close(sp);
 	TESTS_DONE();
