@@ -1,6 +1,7 @@
 /* pcapfs-main.c — pcapfs SPOOL MOUNTPOINT [-o options]: command line, mount, session loop.
  * Works from the shell, from /etc/fstab (type fuse.pcapfs: mount.fuse3 runs
  * "pcapfs SPOOL MOUNTPOINT -o opts") and as "mount -t fuse.pcapfs SPOOL MOUNTPOINT". */
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -28,6 +30,7 @@ struct options {
 	char *id_cache;
 	char *max_nodes;
 	int nosplice;
+	int default_permissions;
 	int help, version;
 };
 
@@ -38,6 +41,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("id_cache=%s", id_cache),
 	OPT("max_nodes=%s", max_nodes),
 	OPT("nosplice", nosplice),
+	OPT("default_permissions", default_permissions),
 	OPT("admin_group=%s", admin_group),
 	OPT("auditor_group=%s", auditor_group),
 	OPT("audit=%s", audit),
@@ -102,6 +106,9 @@ static void usage(const char *prog)
 	       "  -o audit_csv_max=SIZE     largest /audit day file (default 512M, 4K..4G); the\n"
 	       "                            ones open at a time hold at most twice it in memory,\n"
 	       "                            one more being made\n"
+	       "  -o max_threads=N          threads answering requests (default 16, 1..1024; the\n"
+	       "                            FUSE options below name libfuse's own default)\n"
+	       "  -o max_idle_threads=N     of those, kept waiting when idle (default 4, 1..1024)\n"
 	       "  -h, --help                this text\n"
 	       "  -V, --version             the version\n"
 	       "\n"
@@ -109,7 +116,8 @@ static void usage(const char *prog)
 	       "m or min, h, d (id_cache=2m, audit_keep=90d).\n"
 	       "\n"
 	       "Always in effect: ro; allow_other when started by root (other users must see the\n"
-	       "mount; access is decided per caller, never with default_permissions).\n"
+	       "mount; access is decided per caller, never with default_permissions, which is\n"
+	       "refused). A mount point that already holds a pcapfs mount is refused.\n"
 	       "\n"
 	       "Examples:\n"
 	       "  pcapfs /var/lib/pcapfs /srv/pcapfs\n"
@@ -145,6 +153,23 @@ static int qlog_open(struct pcapfs *fs, struct errbuf *err)
 	return catalog_open(db, 0, SPOOL_DEFAULT_LOCK_TIMEOUT_MS, &fs->qlog, err);
 }
 
+/* Decode the octal escapes /proc/self/mountinfo writes for space, tab, newline and
+ * backslash in paths (\040 ...), in place. */
+static void mountinfo_unescape(char *s)
+{
+	char *o = s;
+	for (; *s; s++, o++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*o = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+			s += 3;
+		} else {
+			*o = *s;
+		}
+	}
+	*o = 0;
+}
+
 /* FUSE mounts start with 128 KiB of readahead and INIT can only lower it; a sequential reader
  * of a pcap file gains from more. The knob is the mount's backing device info,
  * /sys/class/bdi/<major>:<minor>/read_ahead_kb, found through /proc/self/mountinfo. The
@@ -166,12 +191,39 @@ static void find_readahead_knob(const char *mountpoint, char *ret, size_t size)
 		unsigned maj, min;
 		char mnt[4096];
 		/* "36 35 0:42 / /srv/pcapfs rw,... - fuse.pcapfs ..." (spaces in paths are \040) */
-		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, mnt) == 3 && strcmp(mnt, abs) == 0 &&
-		    strstr(line, " - fuse"))
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, mnt) != 3)
+			continue;
+		mountinfo_unescape(mnt);
+		if (strcmp(mnt, abs) == 0 && strstr(line, " - fuse"))
 			snprintf(ret, size, "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min);
 	}
 	fclose(f);
 	free(abs);
+}
+
+/* Does the mount point already hold a pcapfs mount (its top mount, as a path walk sees it)? A
+ * second one over it would hide the first and leave two daemons. */
+static bool pcapfs_mounted_at(const char *mountpoint)
+{
+	char *abs = realpath(mountpoint, NULL);
+	FILE *f = abs ? fopen("/proc/self/mountinfo", "re") : NULL;
+	bool found = false;
+	if (f) {
+		char line[4096];
+		while (fgets(line, sizeof(line), f)) {
+			char mnt[4096], *sep = strstr(line, " - ");
+			bool ours = sep && strncmp(sep + 3, "fuse.pcapfs ", 12) == 0;
+			/* The last matching line is the top mount; only pcapfs there counts. */
+			if (sscanf(line, "%*u %*u %*u:%*u %*s %4095s", mnt) != 1)
+				continue;
+			mountinfo_unescape(mnt);
+			if (strcmp(mnt, abs) == 0)
+				found = ours;
+		}
+		fclose(f);
+	}
+	free(abs);
+	return found;
 }
 
 /* A duration option: text in units.h's grammar, a bare number in unit, 0..max inclusive.
@@ -224,6 +276,25 @@ int main(int argc, char **argv)
 	if (!o.spool || !co.mountpoint) {
 		fprintf(stderr, "pcapfs: expected SPOOL and MOUNTPOINT; see 'pcapfs --help'\n");
 		ret = 2;
+		goto out;
+	}
+	if (o.default_permissions) {
+		fprintf(stderr, "pcapfs: default_permissions is not an option of pcapfs: access is decided "
+				"for each caller by pcapfs itself, never by file modes\n");
+		ret = 2;
+		goto out;
+	}
+	/* libfuse leaves both at UINT_MAX when not given. */
+	if ((co.max_threads != UINT_MAX && (co.max_threads < 1 || co.max_threads > 1024)) ||
+	    (co.max_idle_threads != UINT_MAX && (co.max_idle_threads < 1 || co.max_idle_threads > 1024))) {
+		fprintf(stderr, "pcapfs: max_threads and max_idle_threads must be 1..1024\n");
+		ret = 2;
+		goto out;
+	}
+	if (pcapfs_mounted_at(co.mountpoint)) {
+		fprintf(stderr, "pcapfs: %s already holds a pcapfs mount; unmount it first "
+				"(fusermount3 -u %s)\n", co.mountpoint, co.mountpoint);
+		ret = 1;
 		goto out;
 	}
 	int64_t cache_ns = 300 * NS_PER_SEC;
@@ -293,6 +364,29 @@ int main(int argc, char **argv)
 	char *abs = realpath(o.spool, NULL);
 	snprintf(fs.spool_path, sizeof(fs.spool_path), "%s", abs ? abs : o.spool);
 	free(abs);
+	/* Not a spool at all, or not readable: said as such, before the query log would say it
+	 * less directly. */
+	char db[SPOOL_MAX_PATH + 16];
+	snprintf(db, sizeof(db), "%s/catalog.db", fs.spool_path);
+	struct stat st;
+	if (stat(fs.spool_path, &st) < 0) {
+		fprintf(stderr, "pcapfs: %s: %s\n", o.spool, strerror(errno));
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "pcapfs: %s: not a directory (a spool is one)\n", o.spool);
+		goto out;
+	}
+	if (stat(db, &st) < 0 && errno == ENOENT) {
+		fprintf(stderr, "pcapfs: %s is not a pcapfs spool (no catalog.db); make one with "
+				"'pcapfsctl --spool %s init'\n", o.spool, o.spool);
+		goto out;
+	}
+	if (access(db, fs.audit_mode == AUDIT_OFF ? R_OK : R_OK | W_OK) < 0) {
+		fprintf(stderr, "pcapfs: %s: %s (the mount reads the catalogue%s)\n", db, strerror(errno),
+			fs.audit_mode == AUDIT_OFF ? "" : " and writes its query log");
+		goto out;
+	}
 	/* The query log's connection writes (and brings an older catalogue up to date); with
 	 * audit=off the mount only reads, but still brings the catalogue up to date when it
 	 * may write it. */
@@ -413,10 +507,9 @@ int main(int argc, char **argv)
 	} else {
 		lc = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(lc, co.clone_fd);
-		/* libfuse leaves both at UINT_MAX when not given. */
-		fuse_loop_cfg_set_max_threads(lc, co.max_threads && co.max_threads <= 1024 ? co.max_threads : 16);
-		fuse_loop_cfg_set_idle_threads(lc, co.max_idle_threads && co.max_idle_threads <= 1024
-							   ? co.max_idle_threads : 4);
+		/* Checked above: given and 1..1024, or UINT_MAX (not given). */
+		fuse_loop_cfg_set_max_threads(lc, co.max_threads != UINT_MAX ? co.max_threads : 16);
+		fuse_loop_cfg_set_idle_threads(lc, co.max_idle_threads != UINT_MAX ? co.max_idle_threads : 4);
 		ret = fuse_session_loop_mt(se, lc);
 	}
 	ret = ret < 0 ? 1 : 0; /* a signal (positive) is a clean stop */

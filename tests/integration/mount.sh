@@ -23,6 +23,16 @@ ctl import --no-progress "$CAP" 2>/dev/null
 mount_fs
 D=$MNT/pcap
 
+# A second mount over the first is refused (it would hide it, with two daemons), and so are
+# options pcapfs does not take and a directory that is no spool.
+mkdir -p "$T/m2"
+expect_fail "already holds a pcapfs mount; unmount it first" "$PCAPFS" "$SPOOL" "$MNT"
+[ "$(grep -c " $MNT fuse.pcapfs " /proc/mounts)" = 1 ] || fail "a second mount over the first: $(grep pcapfs /proc/mounts)"
+expect_fail "default_permissions is not an option of pcapfs" "$PCAPFS" "$SPOOL" "$T/m2" -o default_permissions
+expect_fail "max_threads and max_idle_threads must be 1..1024" "$PCAPFS" "$SPOOL" "$T/m2" -o max_threads=5000
+expect_fail "is not a pcapfs spool \(no catalog.db\); make one with 'pcapfsctl --spool" "$PCAPFS" "$T/m2" "$T/m2"
+mountpoint -q "$T/m2" && fail "a refused mount mounted"
+
 # Listing: one file per hour with packets, canonical names.
 ls "$D/dev-004" >"$T/ls"
 [ "$(cat "$T/ls")" = "$(printf '%s\n' 20261122T080000Z--20261122T090000Z.pcap 20261122T090000Z--20261122T100000Z.pcap 20261122T100000Z--20261122T110000Z.pcap)" ] ||
