@@ -20,7 +20,8 @@ static const char device_help[] =
 	"device at capture time. Addresses are valid over an interval, so an address that moves to\n"
 	"another host is released from one device and added to the other at the time it moved.\n"
 	"Classification happens when packets are written; run 'pcapfsctl reindex --all' to apply\n"
-	"registry changes to data already captured.\n"
+	"registry changes to data already captured. rm removes a device with its address\n"
+	"bindings, tags and grants, and says how many; its packets stay in their segments.\n"
 	"\n"
 	"NAME: 1-64 characters of A-Z a-z 0-9 . _ -, not starting with '.' or '-'.\n"
 	"\n"
@@ -67,7 +68,9 @@ static int parse_addr_opt(const char *kind, const char *text, struct addr_opt *r
 	bool is_mac = ret->a.family == ADDR_MAC;
 	if (strcmp(kind, "mac") == 0 && !is_mac)
 		return ctl_usage("device", "--mac %s is not a MAC address", text);
-	if (strcmp(kind, "ip") == 0 && (is_mac || addr_is_cidr(&ret->a)))
+	if (strcmp(kind, "ip") == 0 && is_mac)
+		return ctl_usage("device", "--ip %s is a MAC address (use --mac)", text);
+	if (strcmp(kind, "ip") == 0 && addr_is_cidr(&ret->a))
 		return ctl_usage("device", "--ip %s is not a single IP address (use --net for networks)",
 				 text);
 	if (strcmp(kind, "net") == 0 && is_mac)
@@ -351,9 +354,16 @@ static int cmd_rm(struct ctl *c, const char *name)
 		return 1;
 	struct device d = {0};
 	struct errbuf err = {{0}};
+	struct device_totals tot = {0};
+	struct grant *grants = NULL;
+	size_t n_grants = 0, n_own = 0;
 	int e = catalog_begin(sp->cat, &err);
 	if (e == 0) {
 		e = catalog_device_get(sp->cat, name, &d, &err);
+		if (e == 0)
+			e = catalog_device_totals(sp->cat, d.id, &tot, &err);
+		if (e == 0)
+			e = catalog_grants_load(sp->cat, &grants, &n_grants, &err);
 		if (e == 0)
 			e = catalog_device_remove(sp->cat, d.id, &err);
 		if (e == 0)
@@ -361,6 +371,16 @@ static int cmd_rm(struct ctl *c, const char *name)
 		else
 			catalog_rollback(sp->cat);
 	}
+	for (size_t i = 0; i < n_grants; i++)
+		n_own += strcmp(grants[i].target, d.name) == 0;
+	free(grants);
+	/* What went with it, and what did not: its packets stay in their segments. */
+	if (e == 0 && !c->quiet)
+		printf("removed device %s, with its %zu address binding(s), %zu tag(s) and %zu grant(s); "
+		       "its %" PRIu64 " stored packets stay in their segments, filed under no device "
+		       "until a device added for their addresses is applied to them with "
+		       "'pcapfsctl reindex --all'\n",
+		       d.name, d.n_addrs, d.n_tags, n_own, tot.packets);
 	device_done(&d);
 	spool_close(sp);
 	return e < 0 ? ctl_fail("%s", err.msg[0] ? err.msg : strerror(-e)) : 0;
@@ -387,6 +407,11 @@ int cmd_device(struct ctl *c, int argc, char **argv)
 		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 			fputs(device_help, stdout);
 			return 0;
+		}
+		if (argc >= 2) {
+			const char *what = strcmp(argv[1], "--") == 0 && argc >= 3 ? argv[2] : argv[1];
+			return ctl_usage("device", "device %s needs a device NAME first, and a name does "
+					 "not start with '-' ('%s')", sub, what);
 		}
 		return ctl_usage("device", "device %s needs a device NAME", sub);
 	}

@@ -137,7 +137,8 @@ int cmd_extract(struct ctl *c, int argc, char **argv)
 		}
 		fd = mkostemp(tmp, O_CLOEXEC);
 		if (fd < 0) {
-			ctl_fail("%s: %s", tmp, strerror(errno));
+			/* Named as the user named it: the temporary file is ours. */
+			ctl_fail("%s: cannot be written: %s", out, strerror(errno));
 			tmp[0] = 0;
 			goto out;
 		}

@@ -380,8 +380,11 @@ int cmd_import(struct ctl *c, int argc, char **argv)
 	if (optind >= argc)
 		return ctl_usage("import", "no FILE given");
 	struct errbuf err = {{0}};
-	if (device_name_check(iface, &err) < 0)
-		return ctl_fail("interface: %s", err.msg);
+	if (device_name_check(iface, &err) < 0) {
+		/* The same rules as a device's name; said of the interface. */
+		const char *what = strncmp(err.msg, "device name", 11) == 0 ? err.msg + 11 : err.msg;
+		return ctl_usage("import", "interface name%s", what);
+	}
 	if (show_progress < 0)
 		show_progress = c->tty && !c->quiet;
 

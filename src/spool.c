@@ -215,6 +215,11 @@ int spool_open(const char *path, int flags, int lock_timeout_ms, struct spool **
 	char db[SPOOL_MAX_PATH];
 	db_path(path, db, sizeof(db));
 	e = catalog_open(db, sp->rdonly ? CATALOG_RDONLY : 0, lock_timeout_ms, &sp->cat, err);
+	if (e == -ENOENT) {
+		e = err_set(err, ENOENT, "%s: not a pcapfs spool (no catalog.db); make one with "
+				       "'pcapfsctl --spool %s init'", path, path);
+		goto fail;
+	}
 	if (e < 0)
 		goto fail;
 	e = load_config(sp, err);

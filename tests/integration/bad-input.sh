@@ -183,3 +183,22 @@ done
 ctl limits set auditor --max-width 90min
 ctl limits | grep -Eq '^auditor +90m ' || fail "limits: $(ctl limits)"
 pass "sizes and durations: fractions and units accepted, everything else refused"
+
+# Messages that name what the user gave and say what to do.
+expect_fail "--ip 02:00:00:00:00:99 is a MAC address \(use --mac\)" ctl device add cam-9 --ip 02:00:00:00:00:99
+expect_fail "does not start with '-' \('-x'\)" ctl device add -- -x
+expect_fail 'interface name "bad/name"' ctl import --interface bad/name "$T/good.pcap"
+out=$(ctl extract cam-1 20261122T080000Z--20261122T090000Z -o /nonexistent/x.pcap 2>&1) && fail "extract into a missing directory"
+[ "$out" = "pcapfsctl: /nonexistent/x.pcap: cannot be written: No such file or directory" ] || fail "extract -o message: $out"
+mkdir -p "$T/empty"
+expect_fail "$T/empty: not a pcapfs spool \(no catalog.db\); make one with 'pcapfsctl --spool $T/empty init'" \
+	"$PCAPFSCTL" --spool "$T/empty" status
+pass "messages name what was given and what to do"
+
+# device rm says what went with the device and what stays.
+ctl grant user:nobody cam-1
+out=$(ctl device rm cam-1)
+grep -q "removed device cam-1, with its 2 address binding(s), 0 tag(s) and 1 grant(s); its [0-9]* stored packets stay in their segments" <<<"$out" ||
+	fail "device rm: $out"
+[ "$(sqlite3 "$SPOOL/catalog.db" "SELECT count(*) FROM grants WHERE target = 'cam-1'")" = 0 ] || fail "the grant stayed"
+pass "device rm says what it removed and that the packets stay"
