@@ -58,6 +58,8 @@ static int change(struct ctl *c, bool add, int argc, char **argv)
 	spool_close(sp);
 	if (e < 0)
 		return ctl_fail("%s", err.msg[0] ? err.msg : strerror(-e));
+	if (add)
+		ctl_warn_unknown_principal(c, argv[1]);
 	return 0;
 }
 
@@ -281,9 +283,21 @@ int cmd_explain(struct ctl *c, int argc, char **argv)
 		identity_done(&id);
 		return ctl_fail("%s", err.msg);
 	}
-	printf("uid %u (%s) %s %s: %s%s%s\n", (unsigned)uid, id.name,
-	       pd.allow ? "may read" : "may not read", argv[optind], pd.reason,
-	       !pam_ok ? " — " : "", !pam_ok ? perr.msg : "");
+	if (c->json) {
+		printf("{\"uid\": %u, \"user\": ", (unsigned)uid);
+		json_string(stdout, id.name);
+		printf(", \"path\": ");
+		json_string(stdout, argv[optind]);
+		printf(", \"allowed\": %s, \"reason\": ", pd.allow ? "true" : "false");
+		json_string(stdout, pd.reason);
+		printf(", \"pam\": ");
+		json_string(stdout, pam_ok ? "ok" : perr.msg);
+		printf("}\n");
+	} else {
+		printf("uid %u (%s) %s %s: %s%s%s\n", (unsigned)uid, id.name,
+		       pd.allow ? "may read" : "may not read", argv[optind], pd.reason,
+		       !pam_ok ? " — " : "", !pam_ok ? perr.msg : "");
+	}
 	identity_done(&id);
 	return pd.allow ? 0 : 1;
 }

@@ -190,6 +190,7 @@ out:
 	spool_close(sp);
 	if (e < 0)
 		return ctl_fail("%s", err.msg[0] ? err.msg : strerror(-e));
+	ctl_warn_unknown_owner(c, d->owner);
 	return 0;
 }
 

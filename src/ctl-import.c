@@ -411,6 +411,13 @@ int cmd_import(struct ctl *c, int argc, char **argv)
 		if (e < 0) {
 			ctl_fail("%s: %s", argv[i],
 				 err.msg[0] ? err.msg : strerror(-e));
+			if (c->json) { /* every file has its element: a failure says why */
+				printf("%s\n {\"file\": ", i > optind ? "," : "");
+				json_string(stdout, argv[i]);
+				printf(", \"error\": ");
+				json_string(stdout, err.msg[0] ? err.msg : strerror(-e));
+				printf("}");
+			}
 			status = 1;
 			if (interrupted)
 				break;

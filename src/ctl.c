@@ -1,5 +1,8 @@
 /* ctl.c — pcapfsctl: global options, dispatch, help, and the small commands (init, status). */
+#include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -57,8 +60,9 @@ static const char usage_text[] =
 	"\n"
 	"Global options:\n"
 	"  -s, --spool DIR        spool directory (default: $PCAPFS_SPOOL or " PCAPFS_DEFAULT_SPOOL ")\n"
-	"  -j, --json             machine-readable output for list, show, status, verify, import,\n"
-	"                         audit\n"
+	"  -j, --json             machine-readable output for device list and show, status,\n"
+	"                         verify, import (a failed file too, with its error), extract\n"
+	"                         --size, acl list, explain, limits and audit\n"
 	"      --lock-timeout MS  how long to wait for a catalogue locked by another process\n"
 	"                         (default 5000)\n"
 	"  -q, --quiet            no progress or summaries, errors only\n"
@@ -95,6 +99,36 @@ int ctl_usage(const char *cmd, const char *fmt, ...)
 	fprintf(stderr, "\nTry 'pcapfsctl %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
 	va_end(ap);
 	return 2;
+}
+
+static bool name_known(bool group, const char *name)
+{
+	errno = 0;
+	return group ? getgrnam(name) != NULL : getpwnam(name) != NULL;
+}
+
+void ctl_warn_unknown_owner(const struct ctl *c, const char *owner)
+{
+	if (c->quiet || !owner || !owner[0])
+		return;
+	bool group = owner[0] == '@';
+	const char *name = owner + group;
+	if (!name_known(group, name))
+		fprintf(stderr, "pcapfsctl: warning: this system knows no %s named '%s' now; the "
+				"owner applies once it does\n", group ? "group" : "user", name);
+}
+
+void ctl_warn_unknown_principal(const struct ctl *c, const char *principal)
+{
+	if (c->quiet)
+		return;
+	bool group = strncmp(principal, "group:", 6) == 0;
+	if (!group && strncmp(principal, "user:", 5) != 0)
+		return;
+	const char *name = strchr(principal, ':') + 1;
+	if (!name_known(group, name))
+		fprintf(stderr, "pcapfsctl: warning: this system knows no %s named '%s' now; the "
+				"grant applies once it does\n", group ? "group" : "user", name);
 }
 
 int ctl_open_spool(const struct ctl *c, int flags, struct spool **ret)

@@ -23,6 +23,11 @@ int ctl_fail(const char *fmt, ...) _printf_(1, 2);
 int ctl_usage(const char *cmd, const char *fmt, ...) _printf_(2, 3);
 
 int ctl_open_spool(const struct ctl *c, int flags, struct spool **ret);
+/* A user or group name (OWNER: "USER" or "@GROUP"; PRINCIPAL: "user:NAME" or "group:NAME")
+ * that this system does not know now (NSS): a warning on stderr, since it may be known later
+ * (a directory service) and the setting then applies. Not with --quiet. */
+void ctl_warn_unknown_owner(const struct ctl *c, const char *owner);
+void ctl_warn_unknown_principal(const struct ctl *c, const char *principal);
 /* Parse a time in any window grammar form, or "now" / "-" (open). */
 int ctl_parse_time(const char *s, int64_t *ret, bool allow_open);
 /* Parse "1h", "90m", "3600", "30s", "2d" into ns. */

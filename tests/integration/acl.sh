@@ -42,6 +42,15 @@ ctl grant "user:${P}exp" '*'
 expect_fail 'already holds a grant' ctl grant "user:${P}usr" plc-1
 expect_fail 'no device named' ctl grant "user:${P}usr" nothere
 expect_fail 'principal must be' ctl grant "${P}usr" plc-1
+# Names this system does not know (yet): stored, with a warning, and silent with --quiet.
+out=$(ctl grant "user:${P}nobody" plc-1 2>&1) || fail "a grant to an unknown user was refused: $out"
+grep -q "warning: this system knows no user named '${P}nobody' now; the grant applies once it does" <<<"$out" ||
+	fail "no warning for an unknown user: $out"
+out=$(ctl device add plc-2 --owner "@${P}nogroup" 2>&1) || fail "an unknown owner group was refused: $out"
+grep -q "knows no group named '${P}nogroup'" <<<"$out" || fail "no warning for an unknown group: $out"
+[ -z "$(ctl --quiet revoke "user:${P}nobody" plc-1 2>&1)" ] || fail "revoke warned"
+ctl --quiet device rm plc-2
+pass "unknown user and group names are stored with a warning"
 
 check() { # user path expect(allow|deny) reason-regex
 	local out rc=0
@@ -55,6 +64,8 @@ check() { # user path expect(allow|deny) reason-regex
 }
 W=/pcap/cam-1/20261122T100000Z--20261122T110000Z.pcap
 check root "$W" allow 'root'
+[ "$(ctl --json explain --uid root "$W")" = '{"uid": 0, "user": "root", "path": "'"$W"'", "allowed": true, "reason": "root", "pam": "ok"}' ] ||
+	fail "explain --json: $(ctl --json explain --uid root "$W")"
 check "${P}own" "$W" allow "owner ${P}own"
 check "${P}own" /pcap/plc-1 deny 'default deny'
 check "${P}tag" /pcap/cam-2 allow "owner @${P}own_g"

@@ -193,6 +193,11 @@ out=$(ctl extract cam-1 20261122T080000Z--20261122T090000Z -o /nonexistent/x.pca
 mkdir -p "$T/empty"
 expect_fail "$T/empty: not a pcapfs spool \(no catalog.db\); make one with 'pcapfsctl --spool $T/empty init'" \
 	"$PCAPFSCTL" --spool "$T/empty" status
+out=$(ctl --json import "$T/truncated.pcap" 2>/dev/null) && fail "a truncated file imported"
+python3 -c 'import json, sys
+r = json.loads(sys.argv[1])
+assert len(r) == 1 and r[0]["file"].endswith("truncated.pcap") and "truncated record" in r[0]["error"], r' "$out" ||
+	fail "import --json of a failed file: $out"
 pass "messages name what was given and what to do"
 
 # device rm says what went with the device and what stays.
