@@ -49,7 +49,7 @@ static int change(struct ctl *c, bool add, int argc, char **argv)
 		return ctl_usage(add ? "grant" : "revoke", "expected PRINCIPAL and TARGET");
 	struct errbuf err = {{0}};
 	if (grant_check(argv[1], argv[2], &err) < 0)
-		return ctl_fail("%s", err.msg);
+		return ctl_usage(add ? "grant" : "revoke", "%s", err.msg);
 	struct spool *sp;
 	if (ctl_open_spool(c, SPOOL_NO_RECOVER, &sp) < 0)
 		return 1;

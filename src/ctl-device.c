@@ -419,7 +419,7 @@ int cmd_device(struct ctl *c, int argc, char **argv)
 	const char *name = argv[1];
 	struct errbuf err;
 	if (device_name_check(name, &err) < 0)
-		return ctl_fail("%s", err.msg);
+		return ctl_usage("device", "%s", err.msg);
 	if (!add && !set) {
 		if (argc > 2)
 			return ctl_usage("device", "unexpected argument '%s'", argv[2]);

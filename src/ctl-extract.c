@@ -73,8 +73,8 @@ int cmd_extract(struct ctl *c, int argc, char **argv)
 	char tmp[4096] = "";
 	char *real = NULL;
 	int e = window_parse(wname, false, sp->cfg.max_window_ns, &w, &err);
-	if (e < 0) {
-		ctl_fail("invalid window '%s': %s", wname, err.msg);
+	if (e < 0) { /* a usage error (2), like any malformed argument */
+		status = ctl_usage("extract", "invalid window '%s': %s", wname, err.msg);
 		goto out;
 	}
 	e = catalog_device_get(sp->cat, name, &d, &err);

@@ -234,9 +234,11 @@ int cmd_init(struct ctl *c, int argc, char **argv)
 			       "  --segment-seconds N      rotate segments every N seconds, aligned to the\n"
 			       "                           clock; N divides a day (default 60)\n"
 			       "  --segment-size SIZE      ... or when a segment reaches SIZE (default 1G,\n"
-			       "                           at most 4G - 1)\n"
-			       "  --max-window DURATION    the widest window a name may ask for (default 1h)\n"
-			       "  --snaplen N              the largest packet stored (default 262144)\n");
+			       "                           1M to 4G - 1)\n"
+			       "  --max-window DURATION    the widest window a name may ask for (default 1h,\n"
+			       "                           1 s to 31 days)\n"
+			       "  --snaplen N              the largest packet stored (default 262144,\n"
+			       "                           64..262144)\n");
 			return 0;
 		default:
 			return ctl_usage("init", "invalid option");
@@ -245,6 +247,8 @@ int cmd_init(struct ctl *c, int argc, char **argv)
 	if (optind != argc)
 		return ctl_usage("init", "unexpected argument '%s'", argv[optind]);
 	struct errbuf err = {{0}};
+	if (spool_config_check(&cfg, &err) < 0) /* a value out of range is a usage error */
+		return ctl_usage("init", "%s", err.msg);
 	int e = spool_init(c->spool_path, &cfg, &err);
 	if (e < 0)
 		return ctl_fail("%s", err.msg[0] ? err.msg : strerror(-e));

@@ -207,3 +207,17 @@ grep -q "removed device cam-1, with its 2 address binding(s), 0 tag(s) and 1 gra
 	fail "device rm: $out"
 [ "$(sqlite3 "$SPOOL/catalog.db" "SELECT count(*) FROM grants WHERE target = 'cam-1'")" = 0 ] || fail "the grant stayed"
 pass "device rm says what it removed and that the packets stay"
+
+# Malformed or out-of-range arguments are usage errors: exit status 2, whichever check finds
+# them.
+usage_rc() { local rc=0; "$@" >/dev/null 2>&1 || rc=$?; [ $rc = 2 ] || fail "exit status $rc, not 2: $*"; }
+usage_rc "$PCAPFSCTL" --spool "$T/u1" init --snaplen 10
+usage_rc "$PCAPFSCTL" --spool "$T/u1" init --snaplen 999999
+usage_rc "$PCAPFSCTL" --spool "$T/u1" init --segment-seconds 7
+usage_rc "$PCAPFSCTL" --spool "$T/u1" init --max-window 0
+usage_rc ctl device add .bad
+usage_rc ctl device add cam-9 --mac zz:00
+usage_rc ctl grant nobody cam-2
+usage_rc ctl extract cam-2 desktop.ini
+[ ! -e "$T/u1" ] || fail "a refused init made the spool directory"
+pass "malformed arguments exit 2"
