@@ -117,7 +117,7 @@ int cmd_acl(struct ctl *c, int argc, char **argv)
 			fputs(grant_help, stdout);
 			return 0;
 		default:
-			return ctl_usage("acl", "invalid option");
+			return ctl_bad_option("acl");
 		}
 	}
 	if (device && user)
@@ -212,7 +212,7 @@ int cmd_explain(struct ctl *c, int argc, char **argv)
 			fputs(grant_help, stdout);
 			return 0;
 		default:
-			return ctl_usage("explain", "invalid option");
+			return ctl_bad_option("explain");
 		}
 	}
 	if (!who || argc - optind != 1)
@@ -343,7 +343,7 @@ int cmd_limits(struct ctl *c, int argc, char **argv)
 			fputs(grant_help, stdout);
 			return 0;
 		default:
-			return ctl_usage("limits", "invalid option");
+			return ctl_bad_option("limits");
 		}
 	}
 	struct errbuf err = {{0}};

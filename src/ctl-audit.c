@@ -218,7 +218,7 @@ int cmd_audit(struct ctl *c, int argc, char **argv)
 			fputs(audit_help, stdout);
 			return 0;
 		default:
-			return ctl_usage("audit", "invalid option");
+			return ctl_bad_option("audit");
 		}
 	}
 	if (optind < argc)

@@ -143,7 +143,7 @@ static int parse_device_opts(int argc, char **argv, bool is_set, struct device_o
 			fputs(device_help, stdout);
 			return 1;
 		default:
-			return ctl_usage("device", "invalid option");
+			return ctl_bad_option("device");
 		}
 	}
 	if (d->from >= d->until)
@@ -425,7 +425,11 @@ int cmd_device(struct ctl *c, int argc, char **argv)
 			return ctl_usage("device", "unexpected argument '%s'", argv[2]);
 		return strcmp(sub, "show") == 0 ? cmd_show(c, name) : cmd_rm(c, name);
 	}
-	/* Options follow the name: let getopt see "NAME --opt ..." as argv[0] + options. */
+	/* Options follow the name: let getopt see "NAME --opt ..." as argv[0] + options, and
+	 * name the command in its messages. */
+	static char prog[32];
+	snprintf(prog, sizeof(prog), "pcapfsctl device %s", add ? "add" : "set");
+	argv[1] = prog;
 	static struct device_opts d;
 	optind = 0; /* 0, not 1: glibc then forgets the "+" (stop at the first non-option) of main */
 	int r = parse_device_opts(argc - 1, argv + 1, set, &d);

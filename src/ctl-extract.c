@@ -50,7 +50,7 @@ int cmd_extract(struct ctl *c, int argc, char **argv)
 			fputs(extract_help, stdout);
 			return 0;
 		default:
-			return ctl_usage("extract", "invalid option");
+			return ctl_bad_option("extract");
 		}
 	}
 	if (argc - optind != 2)

@@ -374,7 +374,7 @@ int cmd_import(struct ctl *c, int argc, char **argv)
 			fputs(import_help, stdout);
 			return 0;
 		default:
-			return ctl_usage("import", "invalid option");
+			return ctl_bad_option("import");
 		}
 	}
 	if (optind >= argc)

@@ -279,7 +279,7 @@ int cmd_verify(struct ctl *c, int argc, char **argv)
 			       "status 1 if any. Every segment holds the spool's one link type.\n");
 			return 0;
 		default:
-			return ctl_usage("verify", "invalid option");
+			return ctl_bad_option("verify");
 		}
 	}
 	if (optind != argc)
@@ -417,7 +417,7 @@ int cmd_reindex(struct ctl *c, int argc, char **argv)
 			       "reported busy and left as it is; the exit status is then 1.\n");
 			return 0;
 		default:
-			return ctl_usage("reindex", "invalid option");
+			return ctl_bad_option("reindex");
 		}
 	}
 	if (optind != argc)

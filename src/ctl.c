@@ -131,6 +131,12 @@ void ctl_warn_unknown_principal(const struct ctl *c, const char *principal)
 				"grant applies once it does\n", group ? "group" : "user", name);
 }
 
+int ctl_bad_option(const char *cmd)
+{
+	fprintf(stderr, "Try 'pcapfsctl %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
+	return 2;
+}
+
 int ctl_open_spool(const struct ctl *c, int flags, struct spool **ret)
 {
 	struct errbuf err = {{0}};
@@ -241,7 +247,7 @@ int cmd_init(struct ctl *c, int argc, char **argv)
 			       "                           64..262144)\n");
 			return 0;
 		default:
-			return ctl_usage("init", "invalid option");
+			return ctl_bad_option("init");
 		}
 	}
 	if (optind != argc)
@@ -273,6 +279,7 @@ int main(int argc, char **argv)
 		.lock_timeout_ms = SPOOL_DEFAULT_LOCK_TIMEOUT_MS,
 		.tty = isatty(STDERR_FILENO),
 	};
+	argv[0] = (char *)"pcapfsctl"; /* getopt's messages name the program by it */
 	int o;
 	while ((o = getopt_long(argc, argv, "+s:jqhV", opts, NULL)) != -1) {
 		switch (o) {
@@ -300,7 +307,7 @@ int main(int argc, char **argv)
 			printf("pcapfsctl %s\n", PCAPFS_VERSION);
 			return 0;
 		default:
-			return ctl_usage(NULL, "invalid option");
+			return ctl_bad_option(NULL);
 		}
 	}
 	if (optind >= argc)
@@ -321,9 +328,25 @@ int main(int argc, char **argv)
 	const char *cmd = argv[optind];
 	for (size_t i = 0; i < ELEMENTSOF(cmds); i++)
 		if (strcmp(cmd, cmds[i].name) == 0) {
-			/* Each command parses its own options from argv[optind..]. */
+			/* Each command parses its own options from argv[optind..]; getopt names it
+			 * by its argv[0] in its messages. */
+			static char prog[32];
+			snprintf(prog, sizeof(prog), "pcapfsctl %s", cmds[i].name);
 			int sub_argc = argc - optind;
 			char **sub_argv = argv + optind;
+			sub_argv[0] = prog;
+			/* No command has options of these names: said plainly where they go. */
+			for (int k = 1; k < sub_argc && strcmp(sub_argv[k], "--") != 0; k++) {
+				static const char *const global[] = {"--json", "--quiet", "--spool", "--lock-timeout"};
+				for (size_t g = 0; g < ELEMENTSOF(global); g++) {
+					size_t n = strlen(global[g]);
+					if (strncmp(sub_argv[k], global[g], n) == 0 &&
+					    (sub_argv[k][n] == 0 || sub_argv[k][n] == '='))
+						return ctl_usage(NULL, "%s is an option of pcapfsctl itself: give it "
+								 "before the command (pcapfsctl %s ... %s ...)",
+								 global[g], global[g], cmds[i].name);
+				}
+			}
 			optind = 0; /* 0, not 1: glibc then forgets the "+" (stop at the first non-option) of main */
 			return cmds[i].fn(&c, sub_argc, sub_argv);
 		}

@@ -21,6 +21,9 @@ struct ctl {
 int ctl_fail(const char *fmt, ...) _printf_(1, 2);
 /* Usage error: message plus a pointer to --help; exit status 2. */
 int ctl_usage(const char *cmd, const char *fmt, ...) _printf_(2, 3);
+/* After getopt said what is wrong with an option ("pcapfsctl CMD: unrecognized option..."):
+ * only the pointer to --help; exit status 2. */
+int ctl_bad_option(const char *cmd);
 
 int ctl_open_spool(const struct ctl *c, int flags, struct spool **ret);
 /* A user or group name (OWNER: "USER" or "@GROUP"; PRINCIPAL: "user:NAME" or "group:NAME")
