@@ -24,7 +24,8 @@ static const char readme[] =
 	"  20261122T101500Z or 20261122T101500.250Z   (basic ISO 8601, colon-free)\n"
 	"  2026-11-22T10:15:00Z, 2026-11-22T11:15:00.25+01:00   (RFC 3339)\n"
 	"  1795342500 or 1795342500.25                 (Unix epoch seconds)\n"
-	"A window may be at most the spool's maximum wide (1 hour unless configured).\n";
+	"Every name ends in .pcap. A window may be at most the spool's maximum wide (1 hour\n"
+	"unless configured).\n";
 
 static bool log_syslog;
 

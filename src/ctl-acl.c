@@ -37,7 +37,7 @@ static const char grant_help[] =
 	"window that starts more than DURATION before now. 'none' removes a limit. A window\n"
 	"beyond a limit is refused with EACCES (and audited); listings show only the hourly\n"
 	"files the caller may open. Limits take effect at the next access, without a remount.\n"
-	"DURATION: seconds, or a number with s, m, h or d (90m, 1h, 30d).\n";
+	"DURATION: as in 'pcapfsctl --help' (90m, 1h, 30d); limits are whole seconds, at least 1 s.\n";
 
 static int change(struct ctl *c, bool add, int argc, char **argv)
 {
