@@ -2,6 +2,7 @@
  * Works from the shell, from /etc/fstab (type fuse.pcapfs: mount.fuse3 runs
  * "pcapfs SPOOL MOUNTPOINT -o opts") and as "mount -t fuse.pcapfs SPOOL MOUNTPOINT". */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -31,6 +33,7 @@ struct options {
 	char *max_nodes;
 	int nosplice;
 	int default_permissions;
+	char *max_threads, *max_idle_threads; /* ours, not libfuse's: its default is not ours */
 	int help, version;
 };
 
@@ -42,6 +45,8 @@ static const struct fuse_opt option_spec[] = {
 	OPT("max_nodes=%s", max_nodes),
 	OPT("nosplice", nosplice),
 	OPT("default_permissions", default_permissions),
+	OPT("max_threads=%s", max_threads),
+	OPT("max_idle_threads=%s", max_idle_threads),
 	OPT("admin_group=%s", admin_group),
 	OPT("auditor_group=%s", auditor_group),
 	OPT("audit=%s", audit),
@@ -106,8 +111,7 @@ static void usage(const char *prog)
 	       "  -o audit_csv_max=SIZE     largest /audit day file (default 512M, 4K..4G); the\n"
 	       "                            ones open at a time hold at most twice it in memory,\n"
 	       "                            one more being made\n"
-	       "  -o max_threads=N          threads answering requests (default 16, 1..1024; the\n"
-	       "                            FUSE options below name libfuse's own default)\n"
+	       "  -o max_threads=N          threads answering requests (default 10, 1..1024)\n"
 	       "  -o max_idle_threads=N     of those, kept waiting when idle (default 4, 1..1024)\n"
 	       "  -h, --help                this text\n"
 	       "  -V, --version             the version\n"
@@ -201,29 +205,52 @@ static void find_readahead_knob(const char *mountpoint, char *ret, size_t size)
 	free(abs);
 }
 
-/* Does the mount point already hold a pcapfs mount (its top mount, as a path walk sees it)? A
- * second one over it would hide the first and leave two daemons. */
+/* Does the mount point already hold a pcapfs mount? The mount a path walk reaches there is
+ * the one whose device is the path's (stat), with the path as its mount point. A second
+ * pcapfs over it would hide the first and leave two daemons. */
 static bool pcapfs_mounted_at(const char *mountpoint)
 {
+	struct stat st;
 	char *abs = realpath(mountpoint, NULL);
-	FILE *f = abs ? fopen("/proc/self/mountinfo", "re") : NULL;
+	FILE *f = abs && stat(abs, &st) == 0 ? fopen("/proc/self/mountinfo", "re") : NULL;
 	bool found = false;
-	if (f) {
-		char line[4096];
-		while (fgets(line, sizeof(line), f)) {
-			char mnt[4096], *sep = strstr(line, " - ");
-			bool ours = sep && strncmp(sep + 3, "fuse.pcapfs ", 12) == 0;
-			/* The last matching line is the top mount; only pcapfs there counts. */
-			if (sscanf(line, "%*u %*u %*u:%*u %*s %4095s", mnt) != 1)
-				continue;
-			mountinfo_unescape(mnt);
-			if (strcmp(mnt, abs) == 0)
-				found = ours;
-		}
-		fclose(f);
+	char *line = NULL;
+	size_t cap = 0;
+	while (f && !found && getline(&line, &cap, f) > 0) {
+		unsigned maj, min;
+		int at = 0;
+		/* "36 35 0:42 / /srv/pcapfs rw,... - fuse.pcapfs ..." (spaces in paths are \040) */
+		if (sscanf(line, "%*u %*u %u:%u %*s %n", &maj, &min, &at) != 2 || !at)
+			continue;
+		char *mnt = line + at, *end = strchr(mnt, ' '), *sep = strstr(line, " - ");
+		if (!end || !sep || makedev(maj, min) != st.st_dev)
+			continue;
+		*end = 0;
+		mountinfo_unescape(mnt);
+		found = strcmp(mnt, abs) == 0 && strncmp(sep + 3, "fuse.pcapfs ", 12) == 0;
 	}
+	free(line);
+	if (f)
+		fclose(f);
 	free(abs);
 	return found;
+}
+
+/* A count option: digits only, lo..hi. Unset (NULL) leaves *ret as it is. False, with the
+ * message printed, when malformed or out of range. */
+static bool opt_count(const char *name, const char *text, unsigned lo, unsigned hi, unsigned *ret)
+{
+	if (!text)
+		return true;
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(text, &end, 10);
+	if (!*text || *text == '-' || *text == '+' || *end || errno || v < lo || v > hi) {
+		fprintf(stderr, "pcapfs: %s must be %u..%u\n", name, lo, hi);
+		return false;
+	}
+	*ret = (unsigned)v;
+	return true;
 }
 
 /* A duration option: text in units.h's grammar, a bare number in unit, 0..max inclusive.
@@ -284,10 +311,9 @@ int main(int argc, char **argv)
 		ret = 2;
 		goto out;
 	}
-	/* libfuse leaves both at UINT_MAX when not given. */
-	if ((co.max_threads != UINT_MAX && (co.max_threads < 1 || co.max_threads > 1024)) ||
-	    (co.max_idle_threads != UINT_MAX && (co.max_idle_threads < 1 || co.max_idle_threads > 1024))) {
-		fprintf(stderr, "pcapfs: max_threads and max_idle_threads must be 1..1024\n");
+	unsigned max_threads = 10, max_idle_threads = 4;
+	if (!opt_count("max_threads", o.max_threads, 1, 1024, &max_threads) ||
+	    !opt_count("max_idle_threads", o.max_idle_threads, 1, 1024, &max_idle_threads)) {
 		ret = 2;
 		goto out;
 	}
@@ -382,9 +408,10 @@ int main(int argc, char **argv)
 				"'pcapfsctl --spool %s init'\n", o.spool, o.spool);
 		goto out;
 	}
-	if (access(db, fs.audit_mode == AUDIT_OFF ? R_OK : R_OK | W_OK) < 0) {
+	/* As the daemon will open it (effective ids); only audit=required needs to write. */
+	if (faccessat(AT_FDCWD, db, fs.audit_mode == AUDIT_REQUIRED ? R_OK | W_OK : R_OK, AT_EACCESS) < 0) {
 		fprintf(stderr, "pcapfs: %s: %s (the mount reads the catalogue%s)\n", db, strerror(errno),
-			fs.audit_mode == AUDIT_OFF ? "" : " and writes its query log");
+			fs.audit_mode == AUDIT_REQUIRED ? " and, with audit=required, writes its query log" : "");
 		goto out;
 	}
 	/* The query log's connection writes (and brings an older catalogue up to date); with
@@ -507,9 +534,8 @@ int main(int argc, char **argv)
 	} else {
 		lc = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(lc, co.clone_fd);
-		/* Checked above: given and 1..1024, or UINT_MAX (not given). */
-		fuse_loop_cfg_set_max_threads(lc, co.max_threads != UINT_MAX ? co.max_threads : 16);
-		fuse_loop_cfg_set_idle_threads(lc, co.max_idle_threads != UINT_MAX ? co.max_idle_threads : 4);
+		fuse_loop_cfg_set_max_threads(lc, max_threads);
+		fuse_loop_cfg_set_idle_threads(lc, max_idle_threads);
 		ret = fuse_session_loop_mt(se, lc);
 	}
 	ret = ret < 0 ? 1 : 0; /* a signal (positive) is a clean stop */
@@ -536,6 +562,8 @@ out:
 	free(co.mountpoint);
 	free(o.spool);
 	free(o.cache_timeout);
+	free(o.max_threads);
+	free(o.max_idle_threads);
 	free(o.pam_service);
 	free(o.admin_group);
 	free(o.auditor_group);

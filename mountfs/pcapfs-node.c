@@ -280,7 +280,8 @@ static int check_access(struct pcapfs *fs, fuse_req_t req, const char *name, int
 			return -ENOENT; /* a uid without a user reads nothing */
 		if (id_err < 0) {
 			pcapfs_log("uid %u: %s", (unsigned)ctx->uid, err.msg);
-			snprintf(info->reason, sizeof(info->reason), "the user database failed: %.190s", err.msg);
+			snprintf(info->reason, sizeof(info->reason), "the user database failed: %.190s",
+				 err.msg[0] ? err.msg : strerror(-id_err));
 			pam_ok = false;
 		} else {
 			snprintf(info->user, sizeof(info->user), "%s", who.name);
@@ -305,7 +306,10 @@ static int check_access(struct pcapfs *fs, fuse_req_t req, const char *name, int
 		if (id_err == 0)
 			snprintf(info->reason, sizeof(info->reason), "PAM refuses the account");
 		info->exists = id_err == 0 || e == 0;
-		snprintf(info->device, sizeof(info->device), "%s", e == 0 ? d.name : name ? name : "");
+		if (e == 0 || name)
+			snprintf(info->device, sizeof(info->device), "%s", e == 0 ? d.name : name);
+		else /* by id, the catalogue failing too: named by its id (no name has '#') */
+			snprintf(info->device, sizeof(info->device), "#%" PRId64, id);
 		device_done(&d);
 		identity_done(&who);
 		return id_err < 0 ? -EIO : -EACCES;
@@ -344,8 +348,12 @@ static int check_access(struct pcapfs *fs, fuse_req_t req, const char *name, int
 	} else if (e != -ENOENT) {
 		/* Decided nothing: recorded like a refusal, naming the device when known. */
 		pcapfs_log("catalogue: %s", cerr.msg);
-		snprintf(info->reason, sizeof(info->reason), "the catalogue failed: %.190s", cerr.msg);
-		snprintf(info->device, sizeof(info->device), "%s", found ? d.name : name ? name : "");
+		snprintf(info->reason, sizeof(info->reason), "the catalogue failed: %.190s",
+			 cerr.msg[0] ? cerr.msg : strerror(-e));
+		if (found || name)
+			snprintf(info->device, sizeof(info->device), "%s", found ? d.name : name);
+		else /* by id: named by it (no name has '#') */
+			snprintf(info->device, sizeof(info->device), "#%" PRId64, id);
 		info->exists = true;
 		e = -EIO;
 	}

@@ -376,7 +376,11 @@ static int cmd_rm(struct ctl *c, const char *name)
 		n_own += strcmp(grants[i].target, d.name) == 0;
 	free(grants);
 	/* What went with it, and what did not: its packets stay in their segments. */
-	if (e == 0 && !c->quiet)
+	if (e == 0 && c->json)
+		printf("{\"removed\": \"%s\", \"addresses\": %zu, \"tags\": %zu, \"grants\": %zu, "
+		       "\"packets\": %" PRIu64 "}\n",
+		       d.name, d.n_addrs, d.n_tags, n_own, tot.packets); /* names need no escaping */
+	else if (e == 0 && !c->quiet)
 		printf("removed device %s, with its %zu address binding(s), %zu tag(s) and %zu grant(s); "
 		       "its %" PRIu64 " stored packets stay in their segments, filed under no device "
 		       "until a device added for their addresses is applied to them with "

@@ -174,10 +174,15 @@ static int verify_one(const struct segment *s, void *userdata)
 	}
 	int fd;
 	struct pcap_ghdr g;
-	if (segment_open_read(v->sp->dirfd, s->path, &fd, &g, &err) < 0) {
-		problem(v, s, "%s (reindex cannot help: an index is rebuilt from its segment; restore "
-			      "the file from a copy)",
-			err.msg);
+	int oe = segment_open_read(v->sp->dirfd, s->path, &fd, &g, &err);
+	if (oe < 0) {
+		/* Gone or damaged at its start: nothing to index from. Otherwise (EACCES, EMFILE)
+		 * the reason says what to do. */
+		bool lost = oe == -ENOENT || oe == -EBADMSG || oe == -EPROTO;
+		problem(v, s, "%s%s", err.msg,
+			lost ? " (reindex cannot help: an index is rebuilt from its segment; restore the "
+			       "file from a copy)"
+			     : "");
 		return 0;
 	}
 	struct verify_seg vs = {0};
@@ -302,13 +307,8 @@ int cmd_verify(struct ctl *c, int argc, char **argv)
 		fputc('\n', stderr);
 	if (e < 0)
 		problem(&v, NULL, "catalogue: %s", err.msg);
-	if (e == 0 && v.only && v.segments == 0) {
-		if (c->json)
-			printf("]}\n");
-		ctl_fail("no segment has id %" PRId64, v.only);
-		spool_close(v.sp);
-		return 1;
-	}
+	if (e == 0 && v.only && v.segments == 0)
+		problem(&v, NULL, "no segment has id %" PRId64, v.only);
 	if (c->json)
 		printf("%s], \"segments\": %" PRIu64 ", \"packets\": %" PRIu64 ", \"bytes\": %" PRIu64 "}\n",
 		       v.first_json ? "" : "\n ", v.segments, v.packets, v.bytes);

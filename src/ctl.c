@@ -335,8 +335,13 @@ int main(int argc, char **argv)
 			int sub_argc = argc - optind;
 			char **sub_argv = argv + optind;
 			sub_argv[0] = prog;
-			/* No command has options of these names: said plainly where they go. */
+			/* No command has options of these names: said plainly where they go. An
+			 * argument right after an option that may take it as its value is not
+			 * looked at (-o --json names a file). */
 			for (int k = 1; k < sub_argc && strcmp(sub_argv[k], "--") != 0; k++) {
+				const char *prev = sub_argv[k - 1];
+				if (k > 1 && prev[0] == '-' && !strchr(prev, '='))
+					continue;
 				static const char *const global[] = {"--json", "--quiet", "--spool", "--lock-timeout"};
 				for (size_t g = 0; g < ELEMENTSOF(global); g++) {
 					size_t n = strlen(global[g]);

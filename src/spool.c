@@ -93,52 +93,30 @@ static int store_config(struct catalog *cat, const struct spool_config *c, struc
 
 int spool_linktype(struct spool *sp, uint32_t *ret, bool *ret_known, struct errbuf *err)
 {
-	int64_t v;
-	int e = meta_i64(sp->cat, "linktype", &v);
-	if (e == 0) {
-		if (v < 0 || v > UINT32_MAX)
-			return err_set(err, EPROTO, "%s: the spool's link type %" PRId64 " is out of range",
-				       sp->path, v);
-		*ret = (uint32_t)v;
-		*ret_known = true;
-		return 0;
-	}
-	if (e != -ENOENT)
-		return err_set(err, EPROTO, "%s: the spool's link type is unreadable in the catalogue",
-			       sp->path);
 	return catalog_segment_first_linktype(sp->cat, ret, ret_known, err);
 }
 
-static void linktype_text(uint32_t lt, char *buf, size_t size)
+int spool_linktype_refusal(uint32_t spools, uint32_t linktype, struct errbuf *err)
 {
-	const char *name = classify_linktype_name(lt);
-	if (name)
-		snprintf(buf, size, "%u (%s)", lt, name);
-	else
-		snprintf(buf, size, "%u", lt);
+	const char *a = classify_linktype_name(linktype), *b = classify_linktype_name(spools);
+	return err_set(err, EINVAL, "link type %u (%s) differs from the spool's, %u (%s): a window "
+		       "is one pcap file of one link type, so a spool stores one (use another spool "
+		       "for these packets)",
+		       linktype, a ? a : "?", spools, b ? b : "?");
 }
 
-int spool_claim_linktype(struct spool *sp, uint32_t linktype, struct errbuf *err)
+int spool_claim_linktype(struct spool *sp, uint32_t linktype, uint32_t *ret_spools,
+			 struct errbuf *err)
 {
-	uint32_t have;
 	bool known;
-	int e = spool_linktype(sp, &have, &known, err);
-	if (e < 0)
-		return e;
-	if (known && have != linktype) {
-		char a[48], b[48];
-		linktype_text(linktype, a, sizeof(a));
-		linktype_text(have, b, sizeof(b));
-		return err_set(err, EINVAL, "link type %s differs from the spool's, %s: a window is one "
-			       "pcap file of one link type, so a spool stores one (use another spool "
-			       "for these packets)", a, b);
-	}
-	char v[16];
-	snprintf(v, sizeof(v), "%u", linktype);
-	char cur[16];
-	if (catalog_meta_get(sp->cat, "linktype", cur, sizeof(cur)) == 0)
+	int e = spool_linktype(sp, ret_spools, &known, err);
+	if (e < 0) /* not -EINVAL, which says "refused" */
+		return e == -EINVAL ? -EIO : e;
+	if (!known) {
+		*ret_spools = linktype;
 		return 0;
-	return catalog_meta_set(sp->cat, "linktype", v, err);
+	}
+	return *ret_spools == linktype ? 0 : spool_linktype_refusal(*ret_spools, linktype, err);
 }
 
 static int db_path(const char *dir, char *buf, size_t size)

@@ -78,12 +78,16 @@ int spool_lock_interface(struct spool *sp, const char *iface, int *ret_fd, struc
 int spool_lock_import(struct spool *sp, int64_t import_id, int *ret_fd, struct errbuf *err);
 
 /* The link type of the spool's packets: one per spool, since a window is one pcap file with
- * one link type in its header. Taken by the first segment ever written (meta "linktype"; in
- * a spool from before that key, the oldest segment's). *ret_known false: no packet yet. */
+ * one link type in its header. It is that of the spool's segments (of its oldest segment
+ * row, open or sealed; writers keep them all alike). *ret_known false: no segment. */
 int spool_linktype(struct spool *sp, uint32_t *ret, bool *ret_known, struct errbuf *err);
-/* Claim linktype for a new segment, inside the caller's write transaction: 0 when it is the
- * spool's (recorded as such when the spool had none), -EINVAL with why when it is not. */
-int spool_claim_linktype(struct spool *sp, uint32_t linktype, struct errbuf *err);
+/* May a new segment of linktype be written? Inside the caller's write transaction, so that
+ * two writers cannot each take an empty spool for another type. 0, or -EINVAL with why
+ * (spool_linktype_refusal); *ret_spools is the spool's type either way. */
+int spool_claim_linktype(struct spool *sp, uint32_t linktype, uint32_t *ret_spools,
+			 struct errbuf *err);
+/* The refusal of linktype by a spool of type spools: -EINVAL, both named in err. */
+int spool_linktype_refusal(uint32_t spools, uint32_t linktype, struct errbuf *err);
 
 /* Relative path (no extension) of a new segment: "seg/YYYYMMDD/<id>". */
 int spool_segment_relpath(int64_t id, int64_t t_ns, char *buf, size_t size);

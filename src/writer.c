@@ -21,11 +21,11 @@ struct writer {
 	int64_t accept_from;		  /* its first timestamp: period_start less late_ns */
 
 	struct writer_stats st;
-	/* A link type the spool refused (spool_claim_linktype): refused again without asking the
-	 * catalogue, with the same words, for every further packet of it. */
-	bool lt_refused;
-	uint32_t lt_refused_type;
-	char lt_refused_why[sizeof(((struct errbuf *)0)->msg)];
+	/* The spool's link type, once a segment's claim learned it: a packet of another is
+	 * refused before anything else, without the catalogue and without sealing the segment
+	 * being written. */
+	bool lt_known;
+	uint32_t lt;
 };
 
 int writer_open(struct spool *sp, const struct writer_opts *o, const struct devmap *m,
@@ -118,11 +118,11 @@ static int open_segment(struct writer *w, uint32_t linktype, int64_t ts, struct 
 	int e = catalog_begin(sp->cat, err);
 	if (e < 0)
 		return e;
-	e = spool_claim_linktype(sp, linktype, err);
-	if (e == -EINVAL) { /* the spool's link type is another, and stays so */
-		w->lt_refused = true;
-		w->lt_refused_type = linktype;
-		snprintf(w->lt_refused_why, sizeof(w->lt_refused_why), "%s", err->msg);
+	uint32_t spools;
+	e = spool_claim_linktype(sp, linktype, &spools, err);
+	if (e == 0 || e == -EINVAL) { /* learned: the spool's type, which its segments keep */
+		w->lt_known = true;
+		w->lt = spools;
 	}
 	if (e == 0)
 		e = catalog_segment_insert(sp->cat, &w->cur_row, &w->cur_row.id, err);
@@ -206,8 +206,8 @@ static int write_rec(struct writer *w, uint32_t linktype, int64_t ts_ns, uint32_
 	 * that holds some of its packets. */
 	if (_unlikely_(!w->cur || ts_ns >= w->period_end || ts_ns < w->accept_from ||
 		       !segment_writer_fits(w->cur, caplen) || linktype != w->cur_row.linktype)) {
-		if (w->lt_refused && linktype == w->lt_refused_type)
-			return err_set(err, EINVAL, "%s", w->lt_refused_why);
+		if (w->lt_known && linktype != w->lt)
+			return spool_linktype_refusal(w->lt, linktype, err);
 		if ((e = writer_rotate(w, err)) < 0)
 			return e;
 		if ((e = open_segment(w, linktype, ts_ns, err)) < 0)

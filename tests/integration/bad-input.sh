@@ -87,21 +87,22 @@ ctl import --force "$T/good.pcap" 2>/dev/null
 [ "$(ctl --json device show cam-1 | grep -Eo '"packets": [0-9]+')" = '"packets": 120' ] || fail "import --force"
 pass "import --force imports a file again"
 
-# One link type per spool (a window is one pcap file): another is refused whole, with why,
-# and leaves nothing; verify names segments of a spool that holds two (as an older version
-# could leave it), whose windows cannot be served.
+# One link type per spool (a window is one pcap file), that of its segments: another is
+# refused whole, with why, and leaves nothing; a spool whose import of another type failed
+# is still free for it. verify names a segment of a second link type (as an older version
+# could leave one), whose windows cannot be served.
 segs=$(sqlite3 "$SPOOL/catalog.db" "SELECT count(*) FROM segments")
 expect_fail "link type 101 \(RAW\) differs from the spool's, 1 \(EN10MB\)" ctl import "$T/raw.pcap"
 [ "$(sqlite3 "$SPOOL/catalog.db" "SELECT count(*) FROM segments")" = "$segs" ] || fail "the refused import left segments"
 ctl verify >/dev/null || fail "verify after the refused link type"
-sqlite3 "$SPOOL/catalog.db" "UPDATE meta SET value = '101' WHERE key = 'linktype'"
-ctl import "$T/raw.pcap" 2>/dev/null
+"$PCAPFSCTL" --spool "$T/rawspool" --quiet init
+expect_fail 'goes backwards' "$PCAPFSCTL" --spool "$T/rawspool" import "$T/backwards.pcap"
+"$PCAPFSCTL" --spool "$T/rawspool" import "$T/raw.pcap" 2>/dev/null || fail "a failed import of another link type kept the spool's type"
+last=$(sqlite3 "$SPOOL/catalog.db" "SELECT max(id) FROM segments")
+sqlite3 "$SPOOL/catalog.db" "UPDATE segments SET linktype = 101 WHERE id = $last"
 out=$(ctl verify 2>&1) && fail "verify passed a spool of two link types"
-grep -q "link type 1 (EN10MB) differs from the spool's, 101 (RAW)" <<<"$out" || fail "verify: $out"
-for p in $(sqlite3 "$SPOOL/catalog.db" "SELECT path FROM segments WHERE linktype = 101"); do
-	rm -f "$SPOOL/$p.pcap" "$SPOOL/$p.idx"
-done
-sqlite3 "$SPOOL/catalog.db" "DELETE FROM segments WHERE linktype = 101; UPDATE meta SET value = '1' WHERE key = 'linktype'"
+grep -q "segment $last .*link type 101 (RAW) differs from the spool's, 1 (EN10MB)" <<<"$out" || fail "verify: $out"
+sqlite3 "$SPOOL/catalog.db" "UPDATE segments SET linktype = 1 WHERE id = $last"
 ctl verify >/dev/null || fail "verify once the second link type is gone: $(ctl verify 2>&1)"
 pass "a second link type is refused by import and named by verify"
 

@@ -29,7 +29,8 @@ mkdir -p "$T/m2"
 expect_fail "already holds a pcapfs mount; unmount it first" "$PCAPFS" "$SPOOL" "$MNT"
 [ "$(grep -c " $MNT fuse.pcapfs " /proc/mounts)" = 1 ] || fail "a second mount over the first: $(grep pcapfs /proc/mounts)"
 expect_fail "default_permissions is not an option of pcapfs" "$PCAPFS" "$SPOOL" "$T/m2" -o default_permissions
-expect_fail "max_threads and max_idle_threads must be 1..1024" "$PCAPFS" "$SPOOL" "$T/m2" -o max_threads=5000
+expect_fail "max_threads must be 1..1024" "$PCAPFS" "$SPOOL" "$T/m2" -o max_threads=5000
+expect_fail "max_idle_threads must be 1..1024" "$PCAPFS" "$SPOOL" "$T/m2" -o max_idle_threads=-1
 expect_fail "is not a pcapfs spool \(no catalog.db\); make one with 'pcapfsctl --spool" "$PCAPFS" "$T/m2" "$T/m2"
 mountpoint -q "$T/m2" && fail "a refused mount mounted"
 

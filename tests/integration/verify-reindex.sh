@@ -151,6 +151,12 @@ grep -q "segment $id " <<<"$out" && fail "verify still reports the restored segm
 pass "a missing segment file: verify and reindex say that only restoring it helps"
 
 # Segment ids that do not exist, and options that exclude each other.
-expect_fail 'no segment has id 999999' ctl verify --segment 999999
+out=$(ctl verify --segment 999999) && fail "verify of a segment that does not exist passed"
+grep -q 'no segment has id 999999' <<<"$out" || fail "verify --segment 999999: $out"
+out=$(ctl --json verify --segment 999999) && fail "verify --json of a segment that does not exist passed"
+python3 -c 'import json, sys
+r = json.loads(sys.argv[1])
+assert r["problems"][0]["problem"] == "no segment has id 999999" and r["segments"] == 0, r' "$out" ||
+	fail "verify --json --segment 999999: $out"
 expect_fail 'no sealed segment 999999' ctl reindex --segment 999999
 expect_fail '--all and --segment exclude each other' ctl reindex --all --segment "$id"

@@ -199,9 +199,11 @@ int main(void)
 	CHECK_INT(writer_rotate(w, &err), 0);
 	totals(sp, &t);
 	CHECK_INT(t.packets, 356);
-	char lt[16];
-	CHECK_INT(catalog_meta_get(sp->cat, "linktype", lt, sizeof(lt)), 0);
-	CHECK_STR(lt, "1");
+	uint32_t lt;
+	bool known;
+	CHECK_INT(spool_linktype(sp, &lt, &known, &err), 0);
+	CHECK(known);
+	CHECK_INT(lt, 1);
 
 	CHECK_INT(writer_close(w, &err), 0);
 	spool_close(sp);
