@@ -323,6 +323,41 @@ int catalog_import_segments(struct catalog *c, int64_t import_id,
 	return segment_iterate(c, st, cb, userdata, err);
 }
 
+int catalog_interface_overlap(struct catalog *c, const char *iface, int64_t except_import,
+			      int64_t t_from, int64_t t_to, uint64_t *ret_packets,
+			      int64_t *ret_first_import, struct errbuf *err)
+{
+	static const char sql[] =
+		"SELECT s.packets, s.import_id FROM segments s JOIN interfaces i ON i.id = s.interface_id "
+		"WHERE i.name = ?1 AND s.import_id != ?2 AND s.state = 1 AND s.packets > 0 "
+		"AND s.t_first <= ?4 AND s.t_last >= ?3 ORDER BY s.t_first";
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	*ret_packets = 0;
+	*ret_first_import = 0;
+	int r = catalog_stmt(c, sql, &st, err);
+	if (r < 0)
+		return r;
+	int rc = catalog_bind_text(st, 1, iface);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 2, except_import);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 3, t_from);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 4, t_to);
+	if (rc != SQLITE_OK)
+		return catalog_sqlerr(c, rc, err, "binding");
+	bool first = true;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t n = sqlite3_column_int64(st, 0);
+		if (n > 0)
+			*ret_packets += (uint64_t)n;
+		if (first)
+			*ret_first_import = sqlite3_column_int64(st, 1);
+		first = false;
+	}
+	return rc == SQLITE_DONE ? 0 : catalog_sqlerr(c, rc, err, "finding overlapping segments");
+}
+
 /* ---- writing segments ------------------------------------------------------------------- */
 
 static int segment_insert_locked(struct catalog *c, const struct segment *s, int64_t *ret_id,
@@ -807,6 +842,26 @@ int catalog_import_end(struct catalog *c, int64_t id, int state, uint64_t packet
 	return catalog_tx_leave(c, own, r, err);
 }
 
+int catalog_import_removed(struct catalog *c, int64_t id, struct errbuf *err)
+{
+	static const char sql[] = "UPDATE imports SET state = 2 WHERE id = ?1 AND state IN (1, 3)";
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	bool own;
+	int r = catalog_tx_enter(c, &own, err);
+	if (r < 0)
+		return r;
+	r = catalog_stmt(c, sql, &st, err);
+	if (r >= 0) {
+		int rc = sqlite3_bind_int64(st, 1, id);
+		r = rc == SQLITE_OK ? catalog_step_done(c, st, err, "removing an import")
+				    : catalog_sqlerr(c, rc, err, "binding");
+	}
+	if (r >= 0 && sqlite3_changes(c->db) == 0)
+		r = err_set(err, ENOENT, "no completed or interrupted import with id %" PRId64, id);
+	stmt_resetp(&st);
+	return catalog_tx_leave(c, own, r, err);
+}
+
 int catalog_import_foreach(struct catalog *c, int state,
 			   int (*cb)(const struct import_info *i, void *userdata), void *userdata,
 			   struct errbuf *err)
@@ -844,6 +899,31 @@ int catalog_import_foreach(struct catalog *c, int state,
 	}
 	return rc == SQLITE_DONE ? 0 : catalog_sqlerr(c, rc, err, "listing imports");
 #undef IMPORT_COLUMNS
+}
+
+struct import_find {
+	int64_t id;
+	struct import_info *ret;
+	bool hit;
+};
+
+static int import_find(const struct import_info *i, void *userdata)
+{
+	struct import_find *f = userdata;
+	if (i->id == f->id) {
+		*f->ret = *i;
+		f->hit = true;
+	}
+	return 0;
+}
+
+int catalog_import_get(struct catalog *c, int64_t id, struct import_info *ret, struct errbuf *err)
+{
+	struct import_find f = {.id = id, .ret = ret};
+	int e = catalog_import_foreach(c, -1, import_find, &f, err);
+	if (e < 0)
+		return e;
+	return f.hit ? 0 : err_set(err, ENOENT, "no import has id %" PRId64, id);
 }
 
 int catalog_segment_summaries(struct catalog *c, int64_t segment_id,

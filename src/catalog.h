@@ -241,6 +241,17 @@ struct import_info {
 	int64_t started_ns, ended_ns;
 	uint64_t packets, bytes;
 };
+/* What sealed segments of interface iface, other than import except_import's, hold in
+ * [t_from, t_to] (their first to last packet meeting it): their packets, and the import of
+ * the first of them (0: live capture). *ret_packets 0: none. */
+int catalog_interface_overlap(struct catalog *c, const char *iface, int64_t except_import,
+			      int64_t t_from, int64_t t_to, uint64_t *ret_packets,
+			      int64_t *ret_first_import, struct errbuf *err);
+/* Mark a completed or interrupted import as rolled back (IMPORT_FAILED), its segments being
+ * removed in the same transaction by the caller. -ENOENT when it is neither. */
+int catalog_import_removed(struct catalog *c, int64_t id, struct errbuf *err);
+/* One import by id (-ENOENT: none). */
+int catalog_import_get(struct catalog *c, int64_t id, struct import_info *ret, struct errbuf *err);
 /* Imports in id order (all, or those in one state when state >= 0). */
 int catalog_import_foreach(struct catalog *c, int state,
 			   int (*cb)(const struct import_info *i, void *userdata), void *userdata,

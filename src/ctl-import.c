@@ -21,6 +21,7 @@ static void on_signal(int sig)
 
 static const char import_help[] =
 	"Usage: pcapfsctl [--spool DIR] [--json] import [OPTIONS] FILE...\n"
+	"       pcapfsctl [--spool DIR] [--json] import --remove ID\n"
 	"\n"
 	"Import capture files (classic pcap in µs or ns, either byte order, or pcapng with one\n"
 	"interface; '-' reads standard input) into the spool. Packets are classified with the\n"
@@ -31,15 +32,21 @@ static const char import_help[] =
 	"(truncated, a packet longer than its snaplen or than 262144 bytes, a zero-length packet,\n"
 	"timestamps going backwards, an unsupported link type, pcapng with several interfaces) is\n"
 	"reported with the packet number and byte offset, and what was written of it is removed.\n"
-	"So is a file whose link type is not the spool's: a spool stores one link type, that of\n"
-	"the first packet it ever stored, since every window of it is one pcap file.\n"
+	"So is a file whose link type is not the spool's (a spool stores one link type, that of\n"
+	"its segments, since every window of it is one pcap file), and a file whose packets\n"
+	"meet packets already stored under the same interface in the same time: the same\n"
+	"traffic stored twice would be served twice. The message names the import (or live\n"
+	"capture) that stored them.\n"
 	"Time-order a file first with reordercap(1), split pcapng per interface with editcap(1).\n"
 	"\n"
 	"  -i, --interface NAME   interface the packets are filed under (default 'import')\n"
 	"      --progress         show progress (default when standard error is a terminal)\n"
 	"      --no-progress      do not\n"
-	"  -f, --force            import a file again although an earlier import of the same\n"
-	"                         path completed (its packets are then stored twice)\n"
+	"  -f, --force            import although the same path was imported before or the\n"
+	"                         packets meet stored ones (they are then stored twice)\n"
+	"      --remove ID        remove what import ID stored (its segments), e.g. one that\n"
+	"                         was interrupted, before importing the file again; never\n"
+	"                         live capture's, never a running import's\n"
 	"\n"
 	"Exit status 0 when every file was imported, 1 otherwise.\n";
 
@@ -52,6 +59,8 @@ struct import_result {
  * transaction, and the files only once that has committed — a rollback that fails or is
  * killed leaves rows with their files (recovered as an interrupted import), never rows
  * pointing at nothing. Returns 0 or a negative errno with err set. */
+/* Remove an import's segments and mark it rolled back: the running import that failed
+ * (r: its figures), or (r NULL) a completed or interrupted one that is removed. */
 static int rollback(struct spool *sp, int64_t import_id, const struct import_result *r,
 		    struct errbuf *err)
 {
@@ -62,7 +71,8 @@ static int rollback(struct spool *sp, int64_t import_id, const struct import_res
 	for (size_t i = 0; e == 0 && i < l.n; i++)
 		e = catalog_segment_delete(sp->cat, l.v[i].id, err);
 	if (e == 0)
-		e = catalog_import_end(sp->cat, import_id, IMPORT_FAILED, r->packets, r->bytes, err);
+		e = r ? catalog_import_end(sp->cat, import_id, IMPORT_FAILED, r->packets, r->bytes, err)
+		      : catalog_import_removed(sp->cat, import_id, err);
 	if (e == 0)
 		e = catalog_commit(sp->cat, err);
 	else
@@ -200,7 +210,7 @@ static int import_file(struct spool *sp, const struct devmap *m, const char *ifa
 	if (e < 0)
 		goto fail;
 
-	int64_t prev_ts = INT64_MIN, next_progress = t0 + NS_PER_SEC / 2;
+	int64_t prev_ts = INT64_MIN, first_ts = INT64_MIN, next_progress = t0 + NS_PER_SEC / 2;
 	bool ns_to_us = sp->cfg.prec == TSPREC_US;
 	/* Records already stored as the spool stores them are copied file to file. They are
 	 * copied after they were checked, so the file must not change meanwhile: its identity is
@@ -237,6 +247,8 @@ static int import_file(struct spool *sp, const struct devmap *m, const char *ifa
 			goto fail;
 		}
 		prev_ts = ts;
+		if (first_ts == INT64_MIN)
+			first_ts = ts;
 		if (_unlikely_(rec.caplen > sp->cfg.snaplen)) {
 			e = err_set(err, EPROTO,
 				    "packet %" PRIu64 " at offset %" PRIu64 ": %u bytes exceed the spool's "
@@ -278,6 +290,42 @@ static int import_file(struct spool *sp, const struct devmap *m, const char *ifa
 	w = NULL;
 	if (e < 0)
 		goto fail;
+	/* The same traffic stored twice (a copy or a conversion of a file imported before, what
+	 * the capture daemon recorded under this interface name, an import begun again after one
+	 * that was interrupted) would serve every packet of it twice. */
+	if (!force && r->packets > 0) {
+		uint64_t had;
+		int64_t by;
+		e = catalog_interface_overlap(sp->cat, iface, import_id, first_ts, prev_ts, &had, &by, err);
+		if (e < 0)
+			goto fail;
+		if (had > 0) {
+			char a[48], b[48], who[1200];
+			fmt_time(first_ts, a, sizeof(a));
+			fmt_time(prev_ts, b, sizeof(b));
+			struct import_info prior;
+			struct errbuf ignore;
+			if (by == 0)
+				snprintf(who, sizeof(who), "by live capture");
+			else if (catalog_import_get(sp->cat, by, &prior, &ignore) == 0 &&
+				 prior.state == IMPORT_INTERRUPTED)
+				snprintf(who, sizeof(who), "the first by import %" PRId64 " (%.900s, "
+					 "interrupted: 'pcapfsctl import --remove %" PRId64 "' removes what "
+					 "it stored)", by, prior.source, by);
+			else if (catalog_import_get(sp->cat, by, &prior, &ignore) == 0)
+				snprintf(who, sizeof(who), "the first by import %" PRId64 " (%.900s)", by,
+					 prior.source);
+			else
+				snprintf(who, sizeof(who), "the first by import %" PRId64, by);
+			e = err_set(err, EEXIST,
+				    "its packets, %s to %s, meet %" PRIu64 " packets stored for interface "
+				    "'%s' in that time, %.900s; stored again they would be served twice. "
+				    "Other traffic goes under another --interface NAME; --force imports "
+				    "it all the same",
+				    a, b, had, iface, who);
+			goto fail;
+		}
+	}
 	if (src_fd >= 0) {
 		struct stat st1;
 		if (fstat(src_fd, &st1) < 0 || st1.st_size != src_st0.st_size ||
@@ -342,6 +390,54 @@ out:
 	return e;
 }
 
+/* Remove what import id stored: its segments (rows, then files), the import marked failed
+ * (rolled back), so that the same file may be imported again. Never live capture's, never
+ * a running import's. */
+static int remove_import(struct ctl *c, int64_t id)
+{
+	struct spool *sp;
+	if (ctl_open_spool(c, 0, &sp) < 0)
+		return 1;
+	struct errbuf err = {{0}};
+	struct import_info info;
+	int lock = -1, e = catalog_import_get(sp->cat, id, &info, &err);
+	if (e == 0 && info.state == IMPORT_FAILED)
+		e = err_set(&err, ENOENT, "import %" PRId64 " (%s) stores nothing: it was rolled back "
+			    "or removed", id, info.source);
+	/* A running import holds its lock; one whose importer died does not (recovery then
+	 * takes it for interrupted). */
+	if (e == 0 && spool_lock_import(sp, id, &lock, &err) < 0)
+		e = err_set(&err, EBUSY, "import %" PRId64 " (%s) is running; stop it first (Ctrl-C "
+			    "rolls it back)", id, info.source);
+	struct segment_list l = {0};
+	if (e == 0)
+		e = catalog_import_segments(sp->cat, id, segment_list_add, &l, &err);
+	uint64_t packets = 0;
+	for (size_t i = 0; i < l.n; i++)
+		packets += l.v[i].packets;
+	free(l.v);
+	if (e == 0)
+		e = rollback(sp, id, NULL, &err);
+	if (lock >= 0) {
+		char name[64];
+		snprintf(name, sizeof(name), "locks/import-%" PRId64 ".lock", id);
+		unlinkat(sp->dirfd, name, 0);
+		close(lock);
+	}
+	spool_close(sp);
+	if (e < 0)
+		return ctl_fail("%s", err.msg[0] ? err.msg : strerror(-e));
+	if (c->json) {
+		printf("{\"removed_import\": %" PRId64 ", \"source\": ", id);
+		json_string(stdout, info.source);
+		printf(", \"segments\": %zu, \"packets\": %" PRIu64 "}\n", l.n, packets);
+	} else if (!c->quiet) {
+		fprintf(stderr, "pcapfsctl: removed import %" PRId64 " (%s): %zu segments, %" PRIu64
+				" packets\n", id, info.source, l.n, packets);
+	}
+	return 0;
+}
+
 int cmd_import(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -349,10 +445,12 @@ int cmd_import(struct ctl *c, int argc, char **argv)
 		{"progress", no_argument, NULL, 'p'},
 		{"no-progress", no_argument, NULL, 'P'},
 		{"force", no_argument, NULL, 'f'},
+		{"remove", required_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	const char *iface = "import";
+	int64_t remove_id = 0;
 	int show_progress = -1;
 	bool force = false;
 	int o;
@@ -370,12 +468,26 @@ int cmd_import(struct ctl *c, int argc, char **argv)
 		case 'f':
 			force = true;
 			break;
+		case 'R': {
+			char *end;
+			errno = 0;
+			long long v = strtoll(optarg, &end, 10);
+			if (errno || *end || v <= 0)
+				return ctl_usage("import", "--remove takes an import id");
+			remove_id = v;
+			break;
+		}
 		case 'h':
 			fputs(import_help, stdout);
 			return 0;
 		default:
 			return ctl_bad_option("import");
 		}
+	}
+	if (remove_id) {
+		if (optind != argc)
+			return ctl_usage("import", "--remove takes no FILE");
+		return remove_import(c, remove_id);
 	}
 	if (optind >= argc)
 		return ctl_usage("import", "no FILE given");

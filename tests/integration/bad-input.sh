@@ -79,9 +79,17 @@ done
 ctl verify >/dev/null || fail "verify after refused imports"
 pass "no refused import left anything behind"
 
-ctl import "$T/good.pcap" "$T/good.pcapng" 2>/dev/null
+ctl import "$T/good.pcap" 2>/dev/null
+ctl import --interface ng "$T/good.pcapng" 2>/dev/null
 [ "$(ctl --json device show cam-1 | grep -Eo '"packets": [0-9]+')" = '"packets": 70' ] || fail "good imports"
 pass "good pcap and pcapng import after the refused ones"
+# The same packets again, under another path or format: refused, naming what stored them.
+cp "$T/good.pcap" "$T/copy.pcap"
+expect_fail "meet 50 packets stored for interface 'import' in that time, the first by import [0-9]+ \(.*/good.pcap\); stored again they would be served twice" \
+	ctl import "$T/copy.pcap"
+cp "$T/good.pcapng" "$T/copy.pcapng"
+expect_fail "meet 20 packets stored for interface 'ng'" ctl import --interface ng "$T/copy.pcapng"
+[ "$(ctl --json device show cam-1 | grep -Eo '"packets": [0-9]+')" = '"packets": 70' ] || fail "a refused overlap stored packets"
 expect_fail 'already imported \(import [0-9]+, 50 packets' ctl import "$T/good.pcap"
 ctl import --force "$T/good.pcap" 2>/dev/null
 [ "$(ctl --json device show cam-1 | grep -Eo '"packets": [0-9]+')" = '"packets": 120' ] || fail "import --force"

@@ -95,3 +95,17 @@ wait $pid || rc=$?
 grep -q 'changed while it was being imported' "$T/mv.err" || fail "message: $(cat "$T/mv.err")"
 [ "$(sqlite3 "$SPOOL/catalog.db" "SELECT count(*) FROM segments s JOIN interfaces i ON i.id = s.interface_id WHERE i.name = 'moving'")" -eq 0 ] || fail "segment rows left"
 pass "a file modified during its import is refused: $(cat "$T/mv.err")"
+
+# The file imported again after the interrupted import: refused, since its first packets are
+# stored, with the command that removes them; once removed, the import goes through whole.
+int_id=$(sqlite3 "$SPOOL/catalog.db" "SELECT id FROM imports WHERE state = 3")
+[ -n "$int_id" ] || fail "no interrupted import"
+expect_fail "import $int_id \(.*, interrupted: 'pcapfsctl import --remove $int_id' removes what it stored\)" \
+	ctl import --no-progress "$CAP"
+ctl import --remove "$int_id" 2>/dev/null
+ctl import --no-progress "$CAP" 2>/dev/null || fail "the import after removing the interrupted one"
+[ "$(sqlite3 "$SPOOL/catalog.db" "SELECT sum(s.packets) FROM segments s JOIN interfaces i ON i.id = s.interface_id WHERE i.name = 'import'")" = 1500000 ] ||
+	fail "packets stored under 'import' after the new import"
+ctl verify >/dev/null || fail "verify after removing an import and importing again"
+expect_fail "stores nothing: it was rolled back or removed" ctl import --remove "$int_id"
+pass "an interrupted import is removed with import --remove, and the file imported again whole"
