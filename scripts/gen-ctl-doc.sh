@@ -16,7 +16,7 @@ out=${2:-$(dirname "$0")/../docs/pcapfsctl.md}
 	echo '```'
 	"$ctl" --help
 	echo '```'
-	for cmd in init device import extract verify reindex status grant audit; do
+	for cmd in init device import extract verify reindex status segments grant audit; do
 		echo
 		echo "## pcapfsctl $cmd"
 		echo

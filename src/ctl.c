@@ -33,9 +33,11 @@ static const char usage_text[] =
 	"      Manage the device registry. ADDRESS OPTIONS: --mac MAC, --ip ADDRESS (IPv4 or\n"
 	"      IPv6), --net CIDR, each repeatable, valid from --from TIME (default: always)\n"
 	"      until --until TIME (default: forever).\n"
-	"  import [--interface NAME] [--progress|--no-progress] FILE...\n"
-	"      Import pcap or pcapng files ('-' reads standard input).\n"
-	"  extract DEVICE WINDOW [-o FILE]\n"
+	"  import [--interface NAME] [--progress|--no-progress] [--force] FILE...\n"
+	"  import --remove ID\n"
+	"      Import pcap or pcapng files ('-' reads standard input); remove what an import\n"
+	"      stored.\n"
+	"  extract DEVICE WINDOW [-o FILE] [--size]\n"
 	"      Write the device's packets in WINDOW as a pcap file (standard output by default).\n"
 	"  verify [--segment ID]\n"
 	"      Check every segment and index; report precisely what is wrong.\n"
@@ -45,6 +47,8 @@ static const char usage_text[] =
 	"      already captured).\n"
 	"  status\n"
 	"      Spool settings, segments, devices, time range and disk use.\n"
+	"  segments [--interface NAME] [--from TIME] [--until TIME] [--import ID]\n"
+	"      The segment files, one row each, with the ids verify and reindex use.\n"
 	"  grant PRINCIPAL TARGET, revoke PRINCIPAL TARGET\n"
 	"      Let user:NAME or group:NAME read a device, tag:TAG or * (or stop it).\n"
 	"  acl list [--device NAME | --user NAME]\n"
@@ -61,8 +65,8 @@ static const char usage_text[] =
 	"Global options:\n"
 	"  -s, --spool DIR        spool directory (default: $PCAPFS_SPOOL or " PCAPFS_DEFAULT_SPOOL ")\n"
 	"  -j, --json             machine-readable output for device list and show, status,\n"
-	"                         verify, import (a failed file too, with its error), extract\n"
-	"                         --size, acl list, explain, limits and audit\n"
+	"                         segments, verify, import (a failed file too, with its error),\n"
+	"                         extract --size, acl list, explain, limits and audit\n"
 	"      --lock-timeout MS  how long to wait for a catalogue locked by another process\n"
 	"                         (default 5000)\n"
 	"  -q, --quiet            no progress or summaries, errors only\n"
@@ -321,7 +325,8 @@ int main(int argc, char **argv)
 	} cmds[] = {
 		{"init", cmd_init},	  {"device", cmd_device},   {"import", cmd_import},
 		{"extract", cmd_extract}, {"verify", cmd_verify},   {"reindex", cmd_reindex},
-		{"status", cmd_status},	  {"grant", cmd_grant},	    {"revoke", cmd_revoke},
+		{"status", cmd_status},	  {"segments", cmd_segments}, {"grant", cmd_grant},
+		{"revoke", cmd_revoke},
 		{"acl", cmd_acl},	  {"explain", cmd_explain},
 		{"limits", cmd_limits},	  {"audit", cmd_audit},
 	};

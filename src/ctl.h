@@ -65,6 +65,7 @@ int cmd_extract(struct ctl *c, int argc, char **argv);
 int cmd_verify(struct ctl *c, int argc, char **argv);
 int cmd_reindex(struct ctl *c, int argc, char **argv);
 int cmd_status(struct ctl *c, int argc, char **argv);
+int cmd_segments(struct ctl *c, int argc, char **argv);
 int cmd_grant(struct ctl *c, int argc, char **argv);
 int cmd_revoke(struct ctl *c, int argc, char **argv);
 int cmd_acl(struct ctl *c, int argc, char **argv);
