@@ -29,6 +29,7 @@ struct seg_info {
 
 struct house {
 	struct daemon *d;
+	bool full_told; /* "full and no retention limit" said, until space is seen again */
 	struct spool *sp;
 	int64_t gen;
 	int64_t *if_ids;
@@ -178,6 +179,14 @@ static int remove_segment(struct house *h, const struct seg_info *s, const char 
 	return 0;
 }
 
+static bool any_paused(struct daemon *d)
+{
+	for (size_t i = 0; i < d->n_ifs; i++)
+		if (atomic_load(&d->ifs[i].paused))
+			return true;
+	return false;
+}
+
 static void retention(struct house *h)
 {
 	struct daemon *d = h->d;
@@ -185,10 +194,12 @@ static void retention(struct house *h)
 	struct errbuf err = {{0}};
 	bool urgent = atomic_exchange(&d->space_low, false);
 	if (!o->max_age_ns && !o->max_bytes && !(o->min_free_pct > 0)) {
-		if (urgent)
+		/* Once per episode: the writers ask at every failed flush. */
+		if (urgent && !h->full_told)
 			log_err("the spool's file system is full and no retention limit is set "
 				"(--max-age, --max-size, --min-free): capture stays paused until space "
 				"is freed");
+		h->full_told = urgent || (h->full_told && any_paused(d));
 		return;
 	}
 	h->n = 0;

@@ -309,8 +309,19 @@ static void do_flush(struct sink *s)
 		return;
 	int e = writer_flush(s->it->w, &err);
 	if (e < 0) {
-		/* The bytes stay buffered; the next flush or write retries them. */
-		log_warn("%s: flush failed, retrying: %s", s->it->name, err.msg);
+		/* The bytes stay buffered; the next flush or write retries them. Said once per
+		 * reason, as a pause, whose end is said too: a full disk retried every few hundred
+		 * milliseconds does not fill the log. */
+		if (!s->paused_since || strcmp(s->pause_msg, err.msg)) {
+			log_err("%s: cannot write to the spool (%s); capture of %s is paused until this "
+				"is resolved (retrying; packets wait in the writer's buffer, the queue "
+				"and the kernel ring, the kernel drops and counts what does not fit)",
+				s->it->name, err.msg[0] ? err.msg : strerror(-e), s->it->name);
+			snprintf(s->pause_msg, sizeof(s->pause_msg), "%s", err.msg);
+			if (!s->paused_since)
+				s->paused_since = mono_ns();
+			atomic_store(&s->it->paused, true);
+		}
 		if (e == -ENOSPC || e == -EDQUOT) {
 			atomic_store(&s->d->space_low, true);
 			house_kick(s->d, true, false);
@@ -318,6 +329,13 @@ static void do_flush(struct sink *s)
 		return;
 	}
 	s->dirty = false;
+	if (s->paused_since) {
+		log_notice("%s: writing again after %.1f s paused", s->it->name,
+			   (double)(mono_ns() - s->paused_since) / 1e9);
+		s->paused_since = 0;
+		s->pause_msg[0] = 0;
+		atomic_store(&s->it->paused, false);
+	}
 }
 
 void *writer_thread(void *arg)

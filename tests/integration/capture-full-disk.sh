@@ -56,6 +56,12 @@ grep -q 'no retention limit is set' "$LOG" || fail "no log line explaining that 
 rm "$SPOOL/filler"
 wait_log "$LOG" 'b1: writing again after' 10
 pass "capture resumed when space was freed: $(grep -o 'b1: writing again.*' "$LOG")"
+# Said once per reason, not at every retry (every 100 ms while full).
+n=$(grep -c 'No space left on device' "$LOG")
+[ "$n" -le 6 ] || fail "the full disk was logged $n times: $(grep 'No space left' "$LOG" | head -3)"
+n=$(grep -c 'no retention limit is set' "$LOG")
+[ "$n" -le 2 ] || fail "'no retention limit' was logged $n times"
+pass "the pause and its cause were logged once each, not at every retry"
 sleep 1
 stop_captured
 # The capture may have filled the disk again by the time it stops; a segment it could not
