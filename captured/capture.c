@@ -68,8 +68,10 @@ int capture_open(struct iface *it, struct errbuf *err)
 			: r == PCAP_ERROR_PERM_DENIED  ? EPERM
 			: r == PCAP_ERROR_IFACE_NOT_UP ? ENETDOWN
 						       : EIO;
-		const char *msg = pcap_geterr(p);
-		err_set(err, e, "%s: %s%s%s", it->name, pcap_statustostr(r), *msg ? ": " : "", msg);
+		/* libpcap's message often just repeats the status: said once. */
+		const char *msg = pcap_geterr(p), *st = pcap_statustostr(r);
+		bool more = *msg && strcmp(msg, st) != 0;
+		err_set(err, e, "%s: %s%s%s", it->name, st, more ? ": " : "", more ? msg : "");
 		pcap_close(p);
 		return -e;
 	}

@@ -492,7 +492,8 @@ int main(int argc, char **argv)
 	char names[1024] = "";
 	for (size_t i = 0, n = 0; i < d->n_ifs && n < sizeof(names) - 20; i++)
 		n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s", i ? ", " : "", d->ifs[i].name);
-	log_notice("capturing on %s into %s (flush every %.2f s, uid %u)", names, d->o.spool,
+	/* Each interface says itself when it captures ("b1: capturing") or why not yet. */
+	log_notice("started for %s into %s (flush every %.2f s, uid %u)", names, d->o.spool,
 		   (double)d->o.flush_ns / 1e9, (unsigned)geteuid());
 	notify_send("READY=1\nSTATUS=capturing");
 

@@ -69,7 +69,7 @@ for _ in $(seq 1 100); do
 done
 ip netns exec "$NS_B" build/captured/pcapfs-captured --spool "$D/spool" -i b0 >"$D/captured.log" 2>&1 &
 echo $! >"$D/captured.pid"
-for _ in $(seq 1 100); do grep -q 'capturing on' "$D/captured.log" && break; sleep 0.05; done
+for _ in $(seq 1 100); do grep -q 'started for' "$D/captured.log" && break; sleep 0.05; done
 ip netns exec "$NS_A" tcpreplay -q --pps "$PPS" -i a0 "$D/capture.pcap" 2>&1 | grep -E 'Actual|Rated' || true
 sleep 1.5 # the flush interval: everything captured is readable now
 echo "== while pcapfs-captured still runs (open segment), dev-007's last 10 minutes are readable:"

@@ -73,7 +73,7 @@ run() {
 		ip netns exec "$NS_B" "${pin[@]}" "$PCAPFS_CAPTURED" --spool "$SPOOL" -i b1 \
 			-B ${BUF_MB}M --stats-interval 1s >"$T/cap.log" 2>&1 &
 		pid=$!
-		for _ in $(seq 1 100); do grep -q 'capturing on' "$T/cap.log" && break; sleep 0.05; done
+		for _ in $(seq 1 100); do grep -q 'started for' "$T/cap.log" && break; sleep 0.05; done
 	else
 		ip netns exec "$NS_B" "${pin[@]}" tcpdump -i b1 -n -s 262144 -B $((BUF_MB * 1024)) \
 			-w "$T/out.pcap" >"$T/cap.log" 2>&1 &

@@ -53,13 +53,13 @@ CAPTURED_PID=
 start_captured() {
 	local log=$1 started
 	shift
-	started=$(grep -c 'capturing on' "$log" 2>/dev/null || true)
+	started=$(grep -c 'started for' "$log" 2>/dev/null || true)
 	# Not through a shell function: $! must be the daemon itself (ip netns exec execs it).
 	ip netns exec "$NS_B" "$PCAPFS_CAPTURED" --spool "$SPOOL" "$@" >>"$log" 2>&1 &
 	CAPTURED_PID=$!
 	on_exit "kill -9 $CAPTURED_PID"
 	for _ in $(seq 1 100); do
-		[ "$(grep -c 'capturing on' "$log")" -gt "${started:-0}" ] && return 0
+		[ "$(grep -c 'started for' "$log")" -gt "${started:-0}" ] && return 0
 		kill -0 $CAPTURED_PID 2>/dev/null || { cat "$log" >&2; fail "pcapfs-captured exited at start"; }
 		sleep 0.05
 	done
