@@ -143,10 +143,19 @@ int spool_init(const char *path, const struct spool_config *cfg, struct errbuf *
 		if (mkdir(d, 0750) < 0 && errno != EEXIST)
 			return err_set(err, errno, "%s: cannot create directory: %s", d, strerror(errno));
 	}
+	/* 0640 whatever the umask, made here so that SQLite gives its -wal and -shm files the
+	 * same mode: the catalogue holds the query log. */
+	int fd = open(db, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return err_set(err, errno, "%s: %s", db, strerror(errno));
+	(void)fchmod(fd, 0640);
+	close(fd);
 	struct catalog *cat;
 	e = catalog_open(db, CATALOG_CREATE, SPOOL_DEFAULT_LOCK_TIMEOUT_MS, &cat, err);
-	if (e < 0)
+	if (e < 0) {
+		unlink(db); /* not a spool after all: init may be run again */
 		return e;
+	}
 	e = catalog_begin(cat, err);
 	if (e == 0) {
 		e = store_config(cat, cfg, err);

@@ -158,6 +158,12 @@ pass "after the lock is released the same command succeeds"
 # Not a spool.
 expect_fail 'not a pcapfs spool' "$PCAPFSCTL" --spool "$T/nothing" device list
 expect_fail 'already a pcapfs spool' ctl init
+# The catalogue holds the query log: 0640 like the segments, its WAL files too, whatever
+# the umask.
+(umask 000 && "$PCAPFSCTL" --spool "$T/modes" --quiet init && "$PCAPFSCTL" --spool "$T/modes" status >/dev/null)
+[ "$(stat -c %a "$T/modes/catalog.db" "$T/modes/catalog.db-wal" "$T/modes/catalog.db-shm" | sort -u)" = 640 ] ||
+	fail "catalogue modes: $(stat -c '%a %n' "$T/modes"/catalog.db*)"
+pass "the catalogue and its WAL files are 0640"
 
 # -o never replaces a symbolic link or a device: it writes to what they name.
 ln -s "$T/target.pcap" "$T/link.pcap"
