@@ -32,7 +32,7 @@ struct options {
 	char *id_cache;
 	char *max_nodes;
 	int nosplice;
-	int default_permissions;
+	int default_permissions, rw;
 	char *max_threads, *max_idle_threads; /* ours, not libfuse's: its default is not ours */
 	int help, version;
 };
@@ -45,6 +45,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("max_nodes=%s", max_nodes),
 	OPT("nosplice", nosplice),
 	OPT("default_permissions", default_permissions),
+	OPT("rw", rw),
 	OPT("max_threads=%s", max_threads),
 	OPT("max_idle_threads=%s", max_idle_threads),
 	OPT("admin_group=%s", admin_group),
@@ -115,13 +116,15 @@ static void usage(const char *prog)
 	       "  -o max_idle_threads=N     of those, kept waiting when idle (default 4, 1..1024)\n"
 	       "  -h, --help                this text\n"
 	       "  -V, --version             the version\n"
-	       "\n"
-	       "SECONDS and DAYS are numbers, fractions allowed, or durations with a unit: ms, s,\n"
+	       "\n",
+	       prog);
+	printf("SECONDS and DAYS are numbers, fractions allowed, or durations with a unit: ms, s,\n"
 	       "m or min, h, d (id_cache=2m, audit_keep=90d).\n"
 	       "\n"
-	       "Always in effect: ro; allow_other when started by root (other users must see the\n"
-	       "mount; access is decided per caller, never with default_permissions, which is\n"
-	       "refused). A mount point that already holds a pcapfs mount is refused.\n"
+	       "Always in effect: ro (an rw option, which mount(8) may pass, is ignored);\n"
+	       "allow_other when started by root (other users must see the mount; access is\n"
+	       "decided per caller, never with default_permissions, which is refused). A mount\n"
+	       "point that already holds a pcapfs mount is refused.\n"
 	       "\n"
 	       "Examples:\n"
 	       "  pcapfs /var/lib/pcapfs /srv/pcapfs\n"
@@ -129,10 +132,13 @@ static void usage(const char *prog)
 	       "  /etc/fstab: /var/lib/pcapfs /srv/pcapfs fuse.pcapfs defaults,_netdev 0 0\n"
 	       "Unmount with 'fusermount3 -u MOUNTPOINT', 'umount MOUNTPOINT' or SIGTERM.\n"
 	       "\n"
-	       "FUSE options:\n",
-	       prog);
-	fuse_cmdline_help();
-	fuse_lowlevel_help();
+	       "FUSE options:\n"
+	       "  -f                        stay in the foreground (log lines on standard error)\n"
+	       "  -d, -o debug              print every request (implies -f)\n"
+	       "  -s                        answer requests in one thread\n"
+	       "  -o clone_fd               a /dev/fuse descriptor per thread\n"
+	       "  -o allow_root             started by another user than root: let root enter too\n"
+	       "  -o auto_unmount           unmount when the daemon dies\n");
 }
 
 /* The size an unprivileged pipe may grow to (libfuse's splice replies go through one). */
@@ -305,6 +311,8 @@ int main(int argc, char **argv)
 		ret = 2;
 		goto out;
 	}
+	/* rw (mount(8) passes it to helpers unless ro is given) is taken and ignored: the
+	 * mount is read-only whatever the options say. */
 	if (o.default_permissions) {
 		fprintf(stderr, "pcapfs: default_permissions is not an option of pcapfs: access is decided "
 				"for each caller by pcapfs itself, never by file modes\n");
@@ -396,7 +404,11 @@ int main(int argc, char **argv)
 	snprintf(db, sizeof(db), "%s/catalog.db", fs.spool_path);
 	struct stat st;
 	if (stat(fs.spool_path, &st) < 0) {
-		fprintf(stderr, "pcapfs: %s: %s\n", o.spool, strerror(errno));
+		if (errno == ENOENT)
+			fprintf(stderr, "pcapfs: %s: not a pcapfs spool (no such directory); make one with "
+					"'pcapfsctl --spool %s init'\n", o.spool, o.spool);
+		else
+			fprintf(stderr, "pcapfs: %s: %s\n", o.spool, strerror(errno));
 		goto out;
 	}
 	if (!S_ISDIR(st.st_mode)) {
@@ -483,6 +495,19 @@ int main(int argc, char **argv)
 	if (!fs.ids)
 		goto out;
 
+	/* Said on the terminal while there is one. */
+	const char *svc = o.pam_service ? o.pam_service : "pcapfs";
+	char pam_file[2][300];
+	snprintf(pam_file[0], sizeof(pam_file[0]), "/etc/pam.d/%.250s", svc);
+	snprintf(pam_file[1], sizeof(pam_file[1]), "/usr/lib/pam.d/%.250s", svc);
+	if (access(pam_file[0], F_OK) != 0 && access(pam_file[1], F_OK) != 0)
+		fprintf(stderr, "pcapfs: WARNING: no PAM service '%s' (%s): PAM checks accounts with "
+				"its 'other' service instead, which on Debian lets nearly every account "
+				"through; install systemd/pcapfs.pam as %s\n", svc, pam_file[0], pam_file[0]);
+	if (!co.foreground && access("/dev/log", W_OK) != 0)
+		fprintf(stderr, "pcapfs: WARNING: no syslog here (/dev/log): once in the background the "
+				"mount's log lines are lost; run it with -f to keep them on standard "
+				"error\n");
 	se = fuse_session_new(&args, &pcapfs_ops, sizeof(pcapfs_ops), &fs);
 	if (!se)
 		goto out;

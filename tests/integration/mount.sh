@@ -33,6 +33,13 @@ expect_fail "max_threads must be 1..1024" "$PCAPFS" "$SPOOL" "$T/m2" -o max_thre
 expect_fail "max_idle_threads must be 1..1024" "$PCAPFS" "$SPOOL" "$T/m2" -o max_idle_threads=-1
 expect_fail "is not a pcapfs spool \(no catalog.db\); make one with 'pcapfsctl --spool" "$PCAPFS" "$T/m2" "$T/m2"
 mountpoint -q "$T/m2" && fail "a refused mount mounted"
+expect_fail "not a pcapfs spool \(no such directory\)" "$PCAPFS" "$T/nothing" "$T/m2"
+# A PAM service without its file: mounted, with a warning on the terminal.
+out=$("$PCAPFS" "$SPOOL" "$T/m2" -o "pam_service=${RANDOM}nosuch,$AUDIT_OPT" 2>&1) || fail "mount: $out"
+fusermount3 -u "$T/m2"
+grep -q "WARNING: no PAM service '.*nosuch' (/etc/pam.d/.*nosuch): PAM checks accounts with its 'other' service" <<<"$out" ||
+	fail "no warning for a missing PAM service: $out"
+pass "a missing PAM service file is warned of at start"
 
 # Listing: one file per hour with packets, canonical names.
 ls "$D/dev-004" >"$T/ls"
