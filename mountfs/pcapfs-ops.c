@@ -921,8 +921,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 				 .user = ai.user, .device = ai.device, .window = wname,
 				 .granted = true, .reason = ai.reason};
 	bool failed = e < 0; /* before the record: the open failed, not its record */
-	if (e == 0)
+	if (e == 0) {
+		ev.bytes = of->snap->plan->size; /* an open's: the size of the file it opens */
 		e = audit_access(fs, &ev);
+	}
 	if (e < 0) {
 		if (cu != CACHE_STALE)
 			node_cache_close(fs, ino);

@@ -182,6 +182,12 @@ int auditlog_format(const struct audit_event *ev, char *buf, size_t size)
 	o += (size_t)n;
 	if (put_hex(buf, size, &o, "reason", ev->reason) < 0)
 		return -ENOSPC;
+	if (strcmp(ev->op, "open") == 0 && ev->granted && ev->bytes) {
+		n = snprintf(buf + o, size - o, " size=%llu", (unsigned long long)ev->bytes);
+		if (n < 0 || (size_t)n >= size - o)
+			return -ENOSPC;
+		o += (size_t)n;
+	}
 	if (strcmp(ev->op, "close") == 0) {
 		n = snprintf(buf + o, size - o, " bytes=%llu duration_ms=%lld open_event=%lld",
 			     (unsigned long long)ev->bytes, (long long)(ev->duration_ns / 1000000),

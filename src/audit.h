@@ -37,7 +37,7 @@ struct audit_event {
 	const char *path;
 	bool granted;
 	const char *reason;
-	uint64_t bytes;	      /* close: bytes served */
+	uint64_t bytes;	      /* close: bytes served; allowed open of a window: its size */
 	int64_t duration_ns;  /* close: time the file was open */
 	int64_t id;	      /* the query-log event id (event=), 0 when there is none */
 	int64_t open_id;      /* close: the event id of its open (open_event=) */

@@ -45,6 +45,10 @@ static const char audit_help[] =
 	"--csv: the columns of the mount's /audit/<day>.csv files (id,time,op,result,user,uid,\n"
 	"gid,pid,device,window,path,reason,bytes,duration_ms,open_id).\n"
 	"\n"
+	"bytes: for an allowed open of a window, the size of the file it opened; for a close,\n"
+	"the bytes the filesystem served through that open (reads the kernel answers from its\n"
+	"page cache, as for a file read again, are not among them); otherwise 0.\n"
+	"\n"
 	"Reading the query log needs read access to the catalogue (root, or the spool's group).\n"
 	"Examples:\n"
 	"  pcapfsctl audit --user alice --since -1d\n"
@@ -125,7 +129,10 @@ static int audit_row(const struct access_row *r, void *userdata)
 	snprintf(bytes, sizeof(bytes), "%" PRIu64, r->bytes);
 	const char *cells[] = {id, t, r->op, r->allowed ? "allow" : "deny",
 			       r->user[0] ? r->user : uid, r->device[0] ? r->device : "-",
-			       r->window[0] ? r->window : r->path, strcmp(r->op, "close") ? "" : bytes,
+			       r->window[0] ? r->window : r->path,
+			       strcmp(r->op, "close") && !(strcmp(r->op, "open") == 0 && r->allowed && r->bytes)
+				       ? ""
+				       : bytes,
 			       r->reason};
 	static const bool numeric[] = {true, false, false, false, false, false, false, true, false};
 	return table_add(o->t, cells, numeric);

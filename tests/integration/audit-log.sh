@@ -121,21 +121,27 @@ pass "pcapfsctl audit: filters by user, uid, device, operation, result and time"
 # Every row's event id is in the Linux audit record of the same access, once.
 sleep 0.5
 ausearch -m TRUSTED_APP -ts $START_AU --raw 2>/dev/null >"$T/au.raw" || true
-/usr/bin/python3 - "$T/au.raw" "$(q --user "$U_USR" --csv)" <<'PY' || fail "query log and Linux audit disagree"
+/usr/bin/python3 - "$T/au.raw" "$(q --user "$U_USR" --csv)" "$(stat -c %s "$D/dev-001/$H.pcap")" "$(stat -c %s "$D/dev-002/$H.pcap")" <<'PY' || fail "query log and Linux audit disagree"
 import csv, io, re, sys
-au = {}
+au, size = {}, {}
 for line in open(sys.argv[1]):
     m = re.search(r" op=(\w+) event=(\d+) ", line)
     if m:
         au.setdefault(int(m.group(2)), []).append(m.group(1))
+        s = re.search(r" size=(\d+)", line)
+        size[int(m.group(2))] = int(s.group(1)) if s else None
 rows = list(csv.DictReader(io.StringIO(sys.argv[2])))
 assert len(rows) == 7, rows
+want = {"dev-001": int(sys.argv[3]), "dev-002": int(sys.argv[4])}
 for r in rows:
     got = au.get(int(r["id"]))
     assert got == [r["op"]], (r, got)
     if r["op"] == "close":
         assert int(r["open_id"]) in au and au[int(r["open_id"])] == ["open"], r
-print(f"ok - {len(rows)} rows, each with exactly one Linux audit record of the same event id")
+    if r["op"] == "open" and r["result"] == "allow":  # the size of the file opened
+        assert int(r["bytes"]) == want[r["device"]] == size[int(r["id"])], (r, size.get(int(r["id"])))
+print(f"ok - {len(rows)} rows, each with exactly one Linux audit record of the same event id; "
+      "an allowed open carries the size of the file it opened (size= in Linux audit)")
 PY
 
 # Pages and cursors: all rows once, in order, whichever way they are walked.

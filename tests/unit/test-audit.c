@@ -19,7 +19,12 @@ int main(void)
 	CHECK(strstr(buf, "res=") == NULL);		/* the path's text is not in clear */
 	CHECK(strstr(buf, " decision=allow ") != NULL);
 	CHECK(strstr(buf, "bytes=") == NULL);
+	CHECK(strstr(buf, "size=") == NULL); /* an open of nothing (README.txt, a refusal) */
 	CHECK(strstr(buf, "event=") == NULL); /* no query-log row: no event id */
+	ev.bytes = 385479; /* an allowed open of a window: its size */
+	n = auditlog_format(&ev, buf, sizeof(buf));
+	CHECK(strstr(buf, " size=385479") != NULL && strstr(buf, "bytes=") == NULL);
+	ev.bytes = 0;
 	ev.id = 77;
 	n = auditlog_format(&ev, buf, sizeof(buf));
 	CHECK(strstr(buf, " op=open event=77 device=") != NULL);
