@@ -28,7 +28,8 @@ static const char grant_help[] =
 	"A grant or a revocation takes effect at the next access, without a remount.\n"
 	"acl list shows grants and owners, all of them or those that concern one device or one\n"
 	"user (with the user's groups). explain says which rule allows or denies a user reading\n"
-	"a path of the filesystem (/pcap/DEVICE/WINDOW.pcap, /pcap/DEVICE) or a device; it\n"
+	"a path of the filesystem (/pcap/DEVICE/WINDOW.pcap, /pcap/DEVICE, /audit) or a device,\n"
+	"with the default admin and auditor groups, as the mount would answer it; it\n"
 	"exits 0 when the access is allowed and 1 when it is denied.\n"
 	"\n"
 	"Window limits per role (ROLE: user, auditor or admin; root has none). A caller is an\n"
@@ -228,6 +229,37 @@ int cmd_explain(struct ctl *c, int argc, char **argv)
 			return ctl_fail("no user named %s", who);
 		uid = pw->pw_uid;
 	}
+	/* /audit and its day files: admins and auditors (policy_audit_log). */
+	const char *ap = argv[optind] + strspn(argv[optind], "/");
+	if (strncmp(ap, "audit", 5) == 0 && (ap[5] == 0 || ap[5] == '/')) {
+		struct errbuf aerr = {{0}};
+		struct identity aid;
+		if (identity_lookup(uid, &aid, &aerr) < 0)
+			return ctl_fail("%s", aerr.msg);
+		struct errbuf pe = {{0}};
+		bool ok = uid == 0 || identity_pam_account("pcapfs", NULL, aid.name, &pe) == 0;
+		struct policy_config apc;
+		policy_config_default(&apc);
+		struct policy_decision ad;
+		policy_audit_log(&apc, &aid, ok, &ad);
+		if (c->json) {
+			printf("{\"uid\": %u, \"user\": ", (unsigned)uid);
+			json_string(stdout, aid.name);
+			printf(", \"path\": ");
+			json_string(stdout, argv[optind]);
+			printf(", \"allowed\": %s, \"reason\": ", ad.allow ? "true" : "false");
+			json_string(stdout, ad.reason);
+			printf(", \"pam\": ");
+			json_string(stdout, ok ? "ok" : pe.msg);
+			printf("}\n");
+		} else {
+			printf("uid %u (%s) %s %s: %s%s%s\n", (unsigned)uid, aid.name,
+			       ad.allow ? "may read" : "may not read", argv[optind], ad.reason,
+			       !ok ? " — " : "", !ok ? pe.msg : "");
+		}
+		identity_done(&aid);
+		return ad.allow ? 0 : 1;
+	}
 	char dev[DEVICE_NAME_MAX + 1];
 	if (device_of_path(argv[optind], dev, sizeof(dev)) < 0)
 		return ctl_usage("explain", "'%s' names no device", argv[optind]);
@@ -275,6 +307,12 @@ int cmd_explain(struct ctl *c, int argc, char **argv)
 		policy_window(&pc, &id, win.start_ns, win.end_ns, now_ns(), &wd);
 		if (!wd.allow)
 			pd = wd;
+	}
+	/* As the mount answers it: wider than the spool's maximum is EFBIG for everyone. */
+	if (e == 0 && pd.allow && has_win && win.end_ns - win.start_ns > sp->cfg.max_window_ns) {
+		pd.allow = false;
+		snprintf(pd.reason, sizeof(pd.reason), "the window is wider than the spool's maximum "
+			 "of %" PRId64 " s (EFBIG)", sp->cfg.max_window_ns / NS_PER_SEC);
 	}
 	spool_close(sp);
 	free(grants);

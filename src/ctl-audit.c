@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <pwd.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "access-format.h"
@@ -176,16 +177,20 @@ int cmd_audit(struct ctl *c, int argc, char **argv)
 			f.device = optarg;
 			break;
 		}
-		case 'o':
-			if (strcmp(optarg, "open") && strcmp(optarg, "close") && strcmp(optarg, "lookup") &&
-			    strcmp(optarg, "opendir"))
+		case 'o': { /* in any case: OPEN is open */
+			static const char *const ops[] = {"open", "close", "lookup", "opendir"};
+			f.op = NULL;
+			for (size_t i = 0; i < ELEMENTSOF(ops); i++)
+				if (strcasecmp(optarg, ops[i]) == 0)
+					f.op = ops[i];
+			if (!f.op)
 				return ctl_usage("audit", "--op: open, close, lookup or opendir");
-			f.op = optarg;
 			break;
+		}
 		case 'r':
-			if (strcmp(optarg, "allow") == 0)
+			if (strcasecmp(optarg, "allow") == 0)
 				f.allowed = 1;
-			else if (strcmp(optarg, "deny") == 0)
+			else if (strcasecmp(optarg, "deny") == 0)
 				f.allowed = 0;
 			else
 				return ctl_usage("audit", "--result: allow or deny");
@@ -232,6 +237,10 @@ int cmd_audit(struct ctl *c, int argc, char **argv)
 		return ctl_usage("audit", "unexpected argument '%s'", argv[optind]);
 	if (page && f.after_id)
 		return ctl_usage("audit", "--page and --cursor exclude each other");
+	/* Rows keep the names of users removed since; a name unknown now may be a typo. */
+	if (f.user && !c->quiet && !getpwnam(f.user))
+		fprintf(stderr, "pcapfsctl: note: this system knows no user named '%s' now; rows of "
+				"that name are shown all the same\n", f.user);
 	if (csv && c->json)
 		return ctl_usage("audit", "--csv and --json exclude each other");
 	if (f.until_ns && f.until_ns <= f.since_ns)

@@ -64,6 +64,11 @@ check() { # user path expect(allow|deny) reason-regex
 }
 W=/pcap/cam-1/20261122T100000Z--20261122T110000Z.pcap
 check root "$W" allow 'root'
+# As the mount answers: a window wider than the spool's maximum is refused to everyone;
+# /audit is for admins and auditors.
+check root /pcap/cam-1/20261122T100000Z--20261122T120000Z.pcap deny "wider than the spool's maximum of 3600 s \(EFBIG\)"
+check root /audit allow 'uid 0'
+check "${P}usr" /audit/2026-12-07.csv deny 'neither administrator nor auditor'
 [ "$(ctl --json explain --uid root "$W")" = '{"uid": 0, "user": "root", "path": "'"$W"'", "allowed": true, "reason": "root", "pam": "ok"}' ] ||
 	fail "explain --json: $(ctl --json explain --uid root "$W")"
 check "${P}own" "$W" allow "owner ${P}own"

@@ -106,6 +106,7 @@ ncsv() { q --csv "$@" | tail -n +2 | wc -l; }
 [ "$(ncsv --user "$U_USR")" = 7 ] || fail "rows of $U_USR: $(q --user "$U_USR")"
 [ "$(ncsv --uid "$(id -u "$U_USR")")" = 7 ] || fail "rows by uid"
 [ "$(ncsv --user "$U_USR" --op open)" = 3 ] || fail "open rows: $(q --user "$U_USR" --op open)"
+[ "$(ncsv --user "$U_USR" --op OPEN --result ALLOW)" = 3 ] || fail "--op and --result in capitals"
 [ "$(ncsv --user "$U_USR" --op close)" = 3 ] || fail "close rows"
 [ "$(ncsv --user "$U_USR" --result deny)" = 1 ] || fail "refusal rows: $(q --user "$U_USR")"
 [ "$(ncsv --user "$U_USR" --device dev-001)" = 4 ] || fail "dev-001 rows"
