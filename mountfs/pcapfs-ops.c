@@ -417,7 +417,11 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			return;
 		}
 		if (e < 0) {
-			pcapfs_log("refusing %s: %s", name, err.msg);
+			/* Who asked, and in which device (by id: its name is not the caller's to
+			 * learn here, and the log is the administrator's). */
+			pcapfs_log("uid %u, pid %d: refusing %s in device %" PRId64 ": %s",
+				   (unsigned)fuse_req_ctx(req)->uid, (int)fuse_req_ctx(req)->pid, name, dev,
+				   err.msg);
 			fuse_reply_err(req, -e);
 			return;
 		}
