@@ -93,6 +93,12 @@ if [ "$(auditctl -s 2>/dev/null | awk '$1 == "enabled" {print $2}')" != 1 ]; the
 	audit=best-effort
 	echo "(kernel auditing is off here: mounting with audit=best-effort)"
 fi
+# The account check's PAM service, as an installation puts it (without it PAM would use its
+# "other" service); an existing one is left as it is.
+if [ ! -e /etc/pam.d/pcapfs ]; then
+	echo "== installing the PAM service file: systemd/pcapfs.pam -> /etc/pam.d/pcapfs"
+	install -m 0644 systemd/pcapfs.pam /etc/pam.d/pcapfs
+fi
 echo "== mounting the spool: build/mountfs/pcapfs $D/spool $M -o audit=$audit"
 build/mountfs/pcapfs "$D/spool" "$M" -o audit=$audit
 echo "\$ ls $M $M/pcap | head"
