@@ -164,7 +164,8 @@ expect_fail '--all and --segment exclude each other' ctl reindex --all --segment
 # segments lists every segment with the id verify uses, and filters.
 n=$(ctl --json segments | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')
 [ "$n" = "$(sqlite3 "$SPOOL/catalog.db" "SELECT count(*) FROM segments")" ] || fail "segments lists $n"
-ctl segments | grep -Eq "^ *$id +import +sealed .* seg/[0-9]+/$id\.pcap$" || fail "segment $id: $(ctl segments | head -3)"
+out=$(ctl segments) # whole: grep -q would stop reading early (SIGPIPE under pipefail)
+grep -Eq "^ *$id +import +sealed .* seg/[0-9]+/$id\.pcap$" <<<"$out" || fail "segment $id: $(head -3 <<<"$out")"
 [ "$(ctl --json segments --from 2026-11-22T08:30:00Z --until 2026-11-22T08:31:00Z | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" = 1 ] ||
 	fail "segments --from --until: $(ctl segments --from 2026-11-22T08:30:00Z --until 2026-11-22T08:31:00Z)"
 expect_fail '--from must be before --until' ctl segments --from 2026-11-22T09:00:00Z --until 2026-11-22T08:00:00Z
