@@ -195,6 +195,44 @@ static int device_of_path(const char *path, char *buf, size_t size)
 	return 0;
 }
 
+/* The decision on device dev (and window win, when given) for id, as the mount makes it:
+ * grants and owners, role limits, the spool's widest window. -ESRCH when the spool could
+ * not be opened (said already). */
+static int explain_device(struct ctl *c, const char *dev, const struct window *win,
+			  const struct identity *id, bool pam_ok, struct policy_config *pc,
+			  struct policy_decision *pd, struct errbuf *err)
+{
+	struct spool *sp;
+	if (ctl_open_spool(c, SPOOL_RDONLY, &sp) < 0)
+		return -ESRCH;
+	struct device d = {0};
+	struct grant *grants = NULL;
+	size_t n_grants = 0;
+	int e = catalog_device_get(sp->cat, dev, &d, err);
+	if (e == 0)
+		e = catalog_grants_load(sp->cat, &grants, &n_grants, err);
+	if (e == 0)
+		e = catalog_role_limits_load(sp->cat, pc->limits, err);
+	if (e == 0)
+		policy_device(pc, id, pam_ok, &d, grants, n_grants, pd);
+	if (e == 0 && pd->allow && win) {
+		struct policy_decision wd;
+		policy_window(pc, id, win->start_ns, win->end_ns, now_ns(), &wd);
+		if (!wd.allow)
+			*pd = wd;
+	}
+	/* Wider than the spool's maximum is EFBIG for everyone. */
+	if (e == 0 && pd->allow && win && win->end_ns - win->start_ns > sp->cfg.max_window_ns) {
+		pd->allow = false;
+		snprintf(pd->reason, sizeof(pd->reason), "the window is wider than the spool's maximum "
+			 "of %" PRId64 " s (EFBIG)", sp->cfg.max_window_ns / NS_PER_SEC);
+	}
+	spool_close(sp);
+	free(grants);
+	device_done(&d);
+	return e;
+}
+
 int cmd_explain(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -229,52 +267,25 @@ int cmd_explain(struct ctl *c, int argc, char **argv)
 			return ctl_fail("no user named %s", who);
 		uid = pw->pw_uid;
 	}
-	/* /audit and its day files: admins and auditors (policy_audit_log). */
-	const char *ap = argv[optind] + strspn(argv[optind], "/");
-	if (strncmp(ap, "audit", 5) == 0 && (ap[5] == 0 || ap[5] == '/')) {
-		struct errbuf aerr = {{0}};
-		struct identity aid;
-		if (identity_lookup(uid, &aid, &aerr) < 0)
-			return ctl_fail("%s", aerr.msg);
-		struct errbuf pe = {{0}};
-		bool ok = uid == 0 || identity_pam_account("pcapfs", NULL, aid.name, &pe) == 0;
-		struct policy_config apc;
-		policy_config_default(&apc);
-		struct policy_decision ad;
-		policy_audit_log(&apc, &aid, ok, &ad);
-		if (c->json) {
-			printf("{\"uid\": %u, \"user\": ", (unsigned)uid);
-			json_string(stdout, aid.name);
-			printf(", \"path\": ");
-			json_string(stdout, argv[optind]);
-			printf(", \"allowed\": %s, \"reason\": ", ad.allow ? "true" : "false");
-			json_string(stdout, ad.reason);
-			printf(", \"pam\": ");
-			json_string(stdout, ok ? "ok" : pe.msg);
-			printf("}\n");
-		} else {
-			printf("uid %u (%s) %s %s: %s%s%s\n", (unsigned)uid, aid.name,
-			       ad.allow ? "may read" : "may not read", argv[optind], ad.reason,
-			       !ok ? " — " : "", !ok ? pe.msg : "");
-		}
-		identity_done(&aid);
-		return ad.allow ? 0 : 1;
-	}
+	/* /audit and its day files: admins and auditors (policy_audit_log); any other path or
+	 * name is a device's, or a window file of one, also checked against the role limits. */
+	const char *rel = argv[optind] + strspn(argv[optind], "/");
+	bool audit = strncmp(rel, "audit", 5) == 0 && (rel[5] == 0 || rel[5] == '/');
 	char dev[DEVICE_NAME_MAX + 1];
-	if (device_of_path(argv[optind], dev, sizeof(dev)) < 0)
-		return ctl_usage("explain", "'%s' names no device", argv[optind]);
-	/* A window file (/pcap/DEVICE/WINDOW.pcap) is also checked against the role limits. */
 	struct window win;
 	bool has_win = false;
-	const char *rel = argv[optind] + strspn(argv[optind], "/");
-	if (strncmp(rel, "pcap/", 5) == 0)
-		rel += 5;
-	const char *slash = strchr(rel, '/');
-	if (slash && slash[1]) {
-		struct errbuf werr = {{0}};
-		if (window_parse(slash + 1, true, INT64_MAX, &win, &werr) < 0)
-			return ctl_usage("explain", "%s: %s", slash + 1, werr.msg);
-		has_win = true;
+	if (!audit) {
+		if (device_of_path(argv[optind], dev, sizeof(dev)) < 0)
+			return ctl_usage("explain", "'%s' names no device", argv[optind]);
+		if (strncmp(rel, "pcap/", 5) == 0)
+			rel += 5;
+		const char *slash = strchr(rel, '/');
+		if (slash && slash[1]) {
+			struct errbuf werr = {{0}};
+			if (window_parse(slash + 1, true, INT64_MAX, &win, &werr) < 0)
+				return ctl_usage("explain", "%s: %s", slash + 1, werr.msg);
+			has_win = true;
+		}
 	}
 
 	struct errbuf err = {{0}};
@@ -284,42 +295,16 @@ int cmd_explain(struct ctl *c, int argc, char **argv)
 		return ctl_fail("%s", err.msg);
 	struct errbuf perr = {{0}};
 	bool pam_ok = uid == 0 || identity_pam_account("pcapfs", NULL, id.name, &perr) == 0;
-	struct spool *sp;
-	if (ctl_open_spool(c, SPOOL_RDONLY, &sp) < 0) {
-		identity_done(&id);
-		return 1;
-	}
-	struct device d = {0};
-	struct grant *grants = NULL;
-	size_t n_grants = 0;
 	struct policy_config pc;
 	policy_config_default(&pc);
 	struct policy_decision pd = {0};
-	e = catalog_device_get(sp->cat, dev, &d, &err);
-	if (e == 0)
-		e = catalog_grants_load(sp->cat, &grants, &n_grants, &err);
-	if (e == 0)
-		e = catalog_role_limits_load(sp->cat, pc.limits, &err);
-	if (e == 0)
-		policy_device(&pc, &id, pam_ok, &d, grants, n_grants, &pd);
-	if (e == 0 && pd.allow && has_win) {
-		struct policy_decision wd;
-		policy_window(&pc, &id, win.start_ns, win.end_ns, now_ns(), &wd);
-		if (!wd.allow)
-			pd = wd;
-	}
-	/* As the mount answers it: wider than the spool's maximum is EFBIG for everyone. */
-	if (e == 0 && pd.allow && has_win && win.end_ns - win.start_ns > sp->cfg.max_window_ns) {
-		pd.allow = false;
-		snprintf(pd.reason, sizeof(pd.reason), "the window is wider than the spool's maximum "
-			 "of %" PRId64 " s (EFBIG)", sp->cfg.max_window_ns / NS_PER_SEC);
-	}
-	spool_close(sp);
-	free(grants);
-	device_done(&d);
+	if (audit)
+		policy_audit_log(&pc, &id, pam_ok, &pd);
+	else
+		e = explain_device(c, dev, has_win ? &win : NULL, &id, pam_ok, &pc, &pd, &err);
 	if (e < 0) {
 		identity_done(&id);
-		return ctl_fail("%s", err.msg);
+		return e == -ESRCH ? 1 : ctl_fail("%s", err.msg); /* -ESRCH: the spool said why */
 	}
 	if (c->json) {
 		printf("{\"uid\": %u, \"user\": ", (unsigned)uid);
