@@ -55,14 +55,14 @@ struct import_result {
 	double seconds;
 };
 
-/* Remove every segment an import wrote and mark it failed: the rows first, in one
- * transaction, and the files only once that has committed — a rollback that fails or is
- * killed leaves rows with their files (recovered as an interrupted import), never rows
- * pointing at nothing. Returns 0 or a negative errno with err set. */
-/* Remove an import's segments and mark it rolled back: the running import that failed
- * (r: its figures), or (r NULL) a completed or interrupted one that is removed. */
+/* Remove every segment an import wrote and mark it rolled back (failed): the running
+ * import that failed (r: its figures), or (r NULL) a completed or interrupted one that is
+ * removed. The rows first, in one transaction, and the files only once that has committed
+ * — a rollback that fails or is killed leaves rows with their files (recovered as an
+ * interrupted import), never rows pointing at nothing. *ret_segments and *ret_packets
+ * (when not NULL): what was removed. Returns 0 or a negative errno with err set. */
 static int rollback(struct spool *sp, int64_t import_id, const struct import_result *r,
-		    struct errbuf *err)
+		    uint64_t *ret_segments, uint64_t *ret_packets, struct errbuf *err)
 {
 	struct segment_list l = {0};
 	int e = catalog_begin(sp->cat, err);
@@ -79,6 +79,10 @@ static int rollback(struct spool *sp, int64_t import_id, const struct import_res
 		catalog_rollback(sp->cat);
 	for (size_t i = 0; e == 0 && i < l.n; i++)
 		segment_unlink(sp->dirfd, l.v[i].path);
+	if (e == 0 && ret_segments)
+		*ret_segments = l.n;
+	for (size_t i = 0; e == 0 && ret_packets && i < l.n; i++)
+		*ret_packets += l.v[i].packets;
 	free(l.v);
 	return e;
 }
@@ -369,7 +373,7 @@ fail:
 	{
 		struct errbuf rerr = {{0}};
 		size_t n = strlen(err->msg);
-		if (!import_id || rollback(sp, import_id, r, &rerr) == 0)
+		if (!import_id || rollback(sp, import_id, r, NULL, NULL, &rerr) == 0)
 			snprintf(err->msg + n, sizeof(err->msg) - n, "; nothing of it was imported");
 		else /* what was written stays, and is recovered as an interrupted import */
 			snprintf(err->msg + n, sizeof(err->msg) - n,
@@ -380,12 +384,7 @@ fail:
 out:
 	if (w)
 		writer_abort(w);
-	if (import_lock >= 0) {
-		char name[64];
-		snprintf(name, sizeof(name), "locks/import-%" PRId64 ".lock", import_id);
-		unlinkat(sp->dirfd, name, 0);
-		close(import_lock);
-	}
+	spool_unlock_import(sp, import_id, import_lock);
 	pcapin_close(in);
 	return e;
 }
@@ -409,31 +408,20 @@ static int remove_import(struct ctl *c, int64_t id)
 	if (e == 0 && spool_lock_import(sp, id, &lock, &err) < 0)
 		e = err_set(&err, EBUSY, "import %" PRId64 " (%s) is running; stop it first (Ctrl-C "
 			    "rolls it back)", id, info.source);
-	struct segment_list l = {0};
+	uint64_t segments = 0, packets = 0;
 	if (e == 0)
-		e = catalog_import_segments(sp->cat, id, segment_list_add, &l, &err);
-	uint64_t packets = 0;
-	for (size_t i = 0; i < l.n; i++)
-		packets += l.v[i].packets;
-	free(l.v);
-	if (e == 0)
-		e = rollback(sp, id, NULL, &err);
-	if (lock >= 0) {
-		char name[64];
-		snprintf(name, sizeof(name), "locks/import-%" PRId64 ".lock", id);
-		unlinkat(sp->dirfd, name, 0);
-		close(lock);
-	}
+		e = rollback(sp, id, NULL, &segments, &packets, &err);
+	spool_unlock_import(sp, id, lock);
 	spool_close(sp);
 	if (e < 0)
 		return ctl_fail("%s", err.msg[0] ? err.msg : strerror(-e));
 	if (c->json) {
 		printf("{\"removed_import\": %" PRId64 ", \"source\": ", id);
 		json_string(stdout, info.source);
-		printf(", \"segments\": %zu, \"packets\": %" PRIu64 "}\n", l.n, packets);
+		printf(", \"segments\": %" PRIu64 ", \"packets\": %" PRIu64 "}\n", segments, packets);
 	} else if (!c->quiet) {
-		fprintf(stderr, "pcapfsctl: removed import %" PRId64 " (%s): %zu segments, %" PRIu64
-				" packets\n", id, info.source, l.n, packets);
+		fprintf(stderr, "pcapfsctl: removed import %" PRId64 " (%s): %" PRIu64 " segments, %" PRIu64
+				" packets\n", id, info.source, segments, packets);
 	}
 	return 0;
 }

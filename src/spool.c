@@ -263,6 +263,16 @@ int spool_lock_import(struct spool *sp, int64_t import_id, int *ret_fd, struct e
 	return e;
 }
 
+void spool_unlock_import(struct spool *sp, int64_t import_id, int fd)
+{
+	if (fd < 0)
+		return;
+	char name[64];
+	snprintf(name, sizeof(name), "locks/import-%" PRId64 ".lock", import_id);
+	unlinkat(sp->dirfd, name, 0);
+	close(fd);
+}
+
 int spool_segment_relpath(int64_t id, int64_t t_ns, char *buf, size_t size)
 {
 	time_t secs = (time_t)(t_ns / NS_PER_SEC);
@@ -402,10 +412,7 @@ int spool_recover(struct spool *sp, const struct devmap *m, const char *only_ifa
 		/* The import may have ended between the list and the lock: then it is no longer
 		 * running and keeps the state it gave itself. */
 		e = catalog_import_end(sp->cat, running.ids[i], IMPORT_INTERRUPTED, 0, 0, err);
-		close(fd);
-		char name[64];
-		snprintf(name, sizeof(name), "locks/import-%" PRId64 ".lock", running.ids[i]);
-		unlinkat(sp->dirfd, name, 0);
+		spool_unlock_import(sp, running.ids[i], fd);
 		if (e == -ENOENT)
 			e = 0;
 		else if (e == 0)

@@ -76,6 +76,8 @@ void spool_close(struct spool *sp);
 int spool_lock_interface(struct spool *sp, const char *iface, int *ret_fd, struct errbuf *err);
 /* Take the lock that marks an import as running. */
 int spool_lock_import(struct spool *sp, int64_t import_id, int *ret_fd, struct errbuf *err);
+/* Let go of it: the lock file goes, then the descriptor (fd < 0: nothing to do). */
+void spool_unlock_import(struct spool *sp, int64_t import_id, int fd);
 
 /* The link type of the spool's packets: one per spool, since a window is one pcap file with
  * one link type in its header. It is that of the spool's segments (of its oldest segment
