@@ -432,8 +432,10 @@ int catalog_segment_insert(struct catalog *c, const struct segment *s, int64_t *
 }
 
 /* Run a one-row UPDATE or DELETE on segment id (parameter 1); -ENOENT if no row changed. */
-static int segment_change(struct catalog *c, const char *sql, int64_t id, const char *text,
-			  struct errbuf *err, const char *what)
+/* Run sql on the row id (?1; text as ?2 when given), in the caller's transaction or one of
+ * its own: -ENOENT "no <row> with id N" when it changed nothing. */
+static int row_change(struct catalog *c, const char *sql, int64_t id, const char *text,
+		      struct errbuf *err, const char *what, const char *row)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	bool own;
@@ -451,7 +453,7 @@ static int segment_change(struct catalog *c, const char *sql, int64_t id, const 
 				    : catalog_sqlerr(c, rc, err, "binding");
 	}
 	if (r >= 0 && sqlite3_changes(c->db) == 0)
-		r = err_set(err, ENOENT, "no segment with id %" PRId64, id);
+		r = err_set(err, ENOENT, "no %s with id %" PRId64, row, id);
 	stmt_resetp(&st);
 	return catalog_tx_leave(c, own, r, err);
 }
@@ -466,14 +468,14 @@ int catalog_segment_set_path(struct catalog *c, int64_t id, const char *path, st
 	r = segment_path_check(path, err);
 	if (r < 0)
 		return r;
-	return segment_change(c, sql, id, path, err, "naming a segment");
+	return row_change(c, sql, id, path, err, "naming a segment", "segment");
 }
 
 int catalog_segment_delete(struct catalog *c, int64_t id, struct errbuf *err)
 {
 	/* Summaries go by ON DELETE CASCADE (index segment_devices_segment). */
 	static const char sql[] = "DELETE FROM segments WHERE id = ?1";
-	return segment_change(c, sql, id, NULL, err, "deleting a segment");
+	return row_change(c, sql, id, NULL, err, "deleting a segment", "segment");
 }
 
 int catalog_segment_first_linktype(struct catalog *c, uint32_t *ret, bool *ret_found,
@@ -845,21 +847,8 @@ int catalog_import_end(struct catalog *c, int64_t id, int state, uint64_t packet
 int catalog_import_removed(struct catalog *c, int64_t id, struct errbuf *err)
 {
 	static const char sql[] = "UPDATE imports SET state = 2 WHERE id = ?1 AND state IN (1, 3)";
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
-	bool own;
-	int r = catalog_tx_enter(c, &own, err);
-	if (r < 0)
-		return r;
-	r = catalog_stmt(c, sql, &st, err);
-	if (r >= 0) {
-		int rc = sqlite3_bind_int64(st, 1, id);
-		r = rc == SQLITE_OK ? catalog_step_done(c, st, err, "removing an import")
-				    : catalog_sqlerr(c, rc, err, "binding");
-	}
-	if (r >= 0 && sqlite3_changes(c->db) == 0)
-		r = err_set(err, ENOENT, "no completed or interrupted import with id %" PRId64, id);
-	stmt_resetp(&st);
-	return catalog_tx_leave(c, own, r, err);
+	return row_change(c, sql, id, NULL, err, "removing an import",
+			  "completed or interrupted import");
 }
 
 int catalog_import_foreach(struct catalog *c, int state,

@@ -309,18 +309,18 @@ static int import_file(struct spool *sp, const struct devmap *m, const char *ifa
 			fmt_time(prev_ts, b, sizeof(b));
 			struct import_info prior;
 			struct errbuf ignore;
+			bool known = by != 0 && catalog_import_get(sp->cat, by, &prior, &ignore) == 0;
 			if (by == 0)
 				snprintf(who, sizeof(who), "by live capture");
-			else if (catalog_import_get(sp->cat, by, &prior, &ignore) == 0 &&
-				 prior.state == IMPORT_INTERRUPTED)
+			else if (!known)
+				snprintf(who, sizeof(who), "the first by import %" PRId64, by);
+			else if (prior.state == IMPORT_INTERRUPTED)
 				snprintf(who, sizeof(who), "the first by import %" PRId64 " (%.900s, "
 					 "interrupted: 'pcapfsctl import --remove %" PRId64 "' removes what "
 					 "it stored)", by, prior.source, by);
-			else if (catalog_import_get(sp->cat, by, &prior, &ignore) == 0)
+			else
 				snprintf(who, sizeof(who), "the first by import %" PRId64 " (%.900s)", by,
 					 prior.source);
-			else
-				snprintf(who, sizeof(who), "the first by import %" PRId64, by);
 			e = err_set(err, EEXIST,
 				    "its packets, %s to %s, meet %" PRIu64 " packets stored for interface "
 				    "'%s' in that time, %.900s; stored again they would be served twice. "
