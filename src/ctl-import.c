@@ -456,15 +456,10 @@ int cmd_import(struct ctl *c, int argc, char **argv)
 		case 'f':
 			force = true;
 			break;
-		case 'R': {
-			char *end;
-			errno = 0;
-			long long v = strtoll(optarg, &end, 10);
-			if (errno || *end || v <= 0)
+		case 'R':
+			if (ctl_parse_id(optarg, &remove_id) < 0)
 				return ctl_usage("import", "--remove takes an import id");
-			remove_id = v;
 			break;
-		}
 		case 'h':
 			fputs(import_help, stdout);
 			return 0;

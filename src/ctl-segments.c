@@ -24,7 +24,6 @@ struct seg_ctx {
 	struct table *t;
 	const char *iface;
 	int64_t from, until, import_id;
-	uint64_t n;
 };
 
 static int seg_row(const struct segment *s, void *userdata)
@@ -34,8 +33,8 @@ static int seg_row(const struct segment *s, void *userdata)
 		return 0;
 	if (x->import_id && s->import_id != x->import_id)
 		return 0;
-	/* An open segment's row spans its period from t_first on. */
-	if (s->state == SEGMENT_SEALED ? s->t_last < x->from : false)
+	/* An open segment's row spans its period from t_first on: its end is not known. */
+	if (s->state == SEGMENT_SEALED && s->t_last < x->from)
 		return 0;
 	if (s->t_first >= x->until)
 		return 0;
@@ -56,7 +55,6 @@ static int seg_row(const struct segment *s, void *userdata)
 	const char *cells[] = {id, s->interface, s->state == SEGMENT_SEALED ? "sealed" : "open",
 			       first, last, pk, by, imp, path};
 	static const bool num[] = {true, false, false, false, false, true, true, false, false};
-	x->n++;
 	return table_add(x->t, cells, num);
 }
 
@@ -85,15 +83,10 @@ int cmd_segments(struct ctl *c, int argc, char **argv)
 			if (ctl_parse_time(optarg, &x.until, false) < 0)
 				return 2;
 			break;
-		case 'I': {
-			char *end;
-			errno = 0;
-			long long v = strtoll(optarg, &end, 10);
-			if (errno || *end || v <= 0)
+		case 'I':
+			if (ctl_parse_id(optarg, &x.import_id) < 0)
 				return ctl_usage("segments", "--import takes an import id");
-			x.import_id = v;
 			break;
-		}
 		case 'h':
 			fputs(segments_help, stdout);
 			return 0;

@@ -248,17 +248,6 @@ static int verify_one(const struct segment *s, void *userdata)
 	return 0;
 }
 
-static int parse_id(const char *s, int64_t *ret)
-{
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || *end || v <= 0)
-		return -EINVAL;
-	*ret = v;
-	return 0;
-}
-
 int cmd_verify(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -271,7 +260,7 @@ int cmd_verify(struct ctl *c, int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'S':
-			if (parse_id(optarg, &v.only) < 0)
+			if (ctl_parse_id(optarg, &v.only) < 0)
 				return ctl_usage("verify", "--segment takes a segment id");
 			break;
 		case 'h':
@@ -401,7 +390,7 @@ int cmd_reindex(struct ctl *c, int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'S':
-			if (parse_id(optarg, &r.only) < 0)
+			if (ctl_parse_id(optarg, &r.only) < 0)
 				return ctl_usage("reindex", "--segment takes a segment id");
 			break;
 		case 'a':

@@ -173,6 +173,17 @@ int ctl_parse_time(const char *s, int64_t *ret, bool allow_open)
 	return e;
 }
 
+int ctl_parse_id(const char *s, int64_t *ret)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || *end || v <= 0)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
 int ctl_parse_duration(const char *s, int64_t *ret)
 {
 	int e = units_parse_duration(s, NS_PER_SEC, ret);

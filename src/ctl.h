@@ -31,6 +31,8 @@ int ctl_open_spool(const struct ctl *c, int flags, struct spool **ret);
  * (a directory service) and the setting then applies. Not with --quiet. */
 void ctl_warn_unknown_owner(const struct ctl *c, const char *owner);
 void ctl_warn_unknown_principal(const struct ctl *c, const char *principal);
+/* A segment or import id: a decimal number of 1 or more. 0, or -EINVAL (nothing said). */
+int ctl_parse_id(const char *s, int64_t *ret);
 /* Parse a time in any window grammar form, or "now" / "-" (open). */
 int ctl_parse_time(const char *s, int64_t *ret, bool allow_open);
 /* Parse "1h", "90m", "3600", "30s", "2d" into ns. */
