@@ -180,34 +180,53 @@ static void mountinfo_unescape(char *s)
 	*o = 0;
 }
 
+/* The mount at abs as /proc/self/mountinfo lists it: the last line (the top mount) whose
+ * mount point is abs and, when dev is not 0, whose device is dev. Its device numbers and
+ * file system type ("fuse.pcapfs"). */
+static bool mount_at(const char *abs, dev_t dev, unsigned *ret_maj, unsigned *ret_min, char *type,
+		     size_t type_size)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	bool found = false;
+	char *line = NULL;
+	size_t cap = 0;
+	while (f && getline(&line, &cap, f) > 0) {
+		unsigned maj, min;
+		int at = 0;
+		/* "36 35 0:42 / /srv/pcapfs rw,... - fuse.pcapfs ..." (spaces in paths are \040) */
+		if (sscanf(line, "%*u %*u %u:%u %*s %n", &maj, &min, &at) != 2 || !at)
+			continue;
+		char *mnt = line + at, *end = strchr(mnt, ' '), *sep = strstr(line, " - ");
+		if (!end || !sep || (dev && makedev(maj, min) != dev))
+			continue;
+		*end = 0;
+		mountinfo_unescape(mnt);
+		if (strcmp(mnt, abs) != 0)
+			continue;
+		found = true;
+		*ret_maj = maj;
+		*ret_min = min;
+		snprintf(type, type_size, "%.*s", (int)strcspn(sep + 3, " \n"), sep + 3);
+	}
+	free(line);
+	if (f)
+		fclose(f);
+	return found;
+}
+
 /* FUSE mounts start with 128 KiB of readahead and INIT can only lower it; a sequential reader
  * of a pcap file gains from more. The knob is the mount's backing device info,
- * /sys/class/bdi/<major>:<minor>/read_ahead_kb, found through /proc/self/mountinfo. The
- * kernel applies INIT's answer to it when that answer arrives, so it is raised later, at the
- * first open (raise_readahead in pcapfs-ops.c). */
+ * /sys/class/bdi/<major>:<minor>/read_ahead_kb, found through /proc/self/mountinfo (a stat of
+ * the mount point would wait for the session loop, not running yet). The kernel applies
+ * INIT's answer to it when that answer arrives, so it is raised later, at the first open
+ * (raise_readahead in pcapfs-ops.c). */
 static void find_readahead_knob(const char *mountpoint, char *ret, size_t size)
 {
-	char *abs = realpath(mountpoint, NULL);
-	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *abs = realpath(mountpoint, NULL), type[64];
+	unsigned maj, min;
 	ret[0] = 0;
-	if (!abs || !f) {
-		free(abs);
-		if (f)
-			fclose(f);
-		return;
-	}
-	char line[4096];
-	while (fgets(line, sizeof(line), f)) {
-		unsigned maj, min;
-		char mnt[4096];
-		/* "36 35 0:42 / /srv/pcapfs rw,... - fuse.pcapfs ..." (spaces in paths are \040) */
-		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, mnt) != 3)
-			continue;
-		mountinfo_unescape(mnt);
-		if (strcmp(mnt, abs) == 0 && strstr(line, " - fuse"))
-			snprintf(ret, size, "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min);
-	}
-	fclose(f);
+	if (abs && mount_at(abs, 0, &maj, &min, type, sizeof(type)) && strncmp(type, "fuse", 4) == 0)
+		snprintf(ret, size, "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min);
 	free(abs);
 }
 
@@ -217,27 +236,10 @@ static void find_readahead_knob(const char *mountpoint, char *ret, size_t size)
 static bool pcapfs_mounted_at(const char *mountpoint)
 {
 	struct stat st;
-	char *abs = realpath(mountpoint, NULL);
-	FILE *f = abs && stat(abs, &st) == 0 ? fopen("/proc/self/mountinfo", "re") : NULL;
-	bool found = false;
-	char *line = NULL;
-	size_t cap = 0;
-	while (f && !found && getline(&line, &cap, f) > 0) {
-		unsigned maj, min;
-		int at = 0;
-		/* "36 35 0:42 / /srv/pcapfs rw,... - fuse.pcapfs ..." (spaces in paths are \040) */
-		if (sscanf(line, "%*u %*u %u:%u %*s %n", &maj, &min, &at) != 2 || !at)
-			continue;
-		char *mnt = line + at, *end = strchr(mnt, ' '), *sep = strstr(line, " - ");
-		if (!end || !sep || makedev(maj, min) != st.st_dev)
-			continue;
-		*end = 0;
-		mountinfo_unescape(mnt);
-		found = strcmp(mnt, abs) == 0 && strncmp(sep + 3, "fuse.pcapfs ", 12) == 0;
-	}
-	free(line);
-	if (f)
-		fclose(f);
+	char *abs = realpath(mountpoint, NULL), type[64];
+	unsigned maj, min;
+	bool found = abs && stat(abs, &st) == 0 && mount_at(abs, st.st_dev, &maj, &min, type, sizeof(type)) &&
+		     strcmp(type, "fuse.pcapfs") == 0;
 	free(abs);
 	return found;
 }

@@ -1203,7 +1203,7 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 }
 
 /* No file here has extended attributes or ACLs, and every name says so: EOPNOTSUPP. Left
- * unanswered (ENOSYS), the kernel would answer other names EOPNOTSUPP itself but the POSIX
+ * to the kernel (ENOSYS: no handler), it would answer other names EOPNOTSUPP itself but the POSIX
  * ACL names ENODATA, "no ACL here", which tells GNU ls -l to ask again for every file: one
  * more path walk, and so one more decided LOOKUP of the device, per file listed.
  * EOPNOTSUPP marks the file system as one without ACLs, asked once. Nothing is revealed:
