@@ -260,6 +260,15 @@ void pcapfs_nodes_free(struct pcapfs *fs)
  * account), -EIO (the user database or the catalogue failed: decided nothing, and recorded
  * like a refusal, with why, for a device that exists or may). */
 
+/* The device a record names: by name when known, else by id (no name has '#'). */
+static void name_device(struct access_info *info, const char *name, int64_t id)
+{
+	if (name)
+		snprintf(info->device, sizeof(info->device), "%s", name);
+	else
+		snprintf(info->device, sizeof(info->device), "#%" PRId64, id);
+}
+
 static int check_access(struct pcapfs *fs, fuse_req_t req, const char *name, int64_t id,
 			const struct window *w, int64_t *ret_id, struct access_info *info)
 {
@@ -306,10 +315,7 @@ static int check_access(struct pcapfs *fs, fuse_req_t req, const char *name, int
 		if (id_err == 0)
 			snprintf(info->reason, sizeof(info->reason), "PAM refuses the account");
 		info->exists = id_err == 0 || e == 0;
-		if (e == 0 || name)
-			snprintf(info->device, sizeof(info->device), "%s", e == 0 ? d.name : name);
-		else /* by id, the catalogue failing too: named by its id (no name has '#') */
-			snprintf(info->device, sizeof(info->device), "#%" PRId64, id);
+		name_device(info, e == 0 ? d.name : name, id);
 		device_done(&d);
 		identity_done(&who);
 		return id_err < 0 ? -EIO : -EACCES;
@@ -350,10 +356,7 @@ static int check_access(struct pcapfs *fs, fuse_req_t req, const char *name, int
 		pcapfs_log("catalogue: %s", cerr.msg);
 		snprintf(info->reason, sizeof(info->reason), "the catalogue failed: %.190s",
 			 cerr.msg[0] ? cerr.msg : strerror(-e));
-		if (found || name)
-			snprintf(info->device, sizeof(info->device), "%s", found ? d.name : name);
-		else /* by id: named by it (no name has '#') */
-			snprintf(info->device, sizeof(info->device), "#%" PRId64, id);
+		name_device(info, found ? d.name : name, id);
 		info->exists = true;
 		e = -EIO;
 	}
