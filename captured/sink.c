@@ -201,17 +201,16 @@ static void swap_map(struct sink *s)
 	log_debug("%s: registry generation %" PRIu64 " in use", it->name, gen);
 }
 
-/* The spool cannot take the record: log once, wake retention, and retry every 100 ms while
- * the capture thread keeps filling the queue and then the kernel ring. Returns false when
- * the daemon is stopping and the record is given up. */
-static bool pause_write(struct sink *s, struct errbuf *err, int e)
+/* A write or flush failed: capture is paused until one reaches the disk. Said once per
+ * reason (a full disk is retried every 100 ms: the log does not fill), and retention woken
+ * when space is what is missing. */
+static void pause_note(struct sink *s, const struct errbuf *err, int e)
 {
 	struct iface *it = s->it;
-	s->orphans = true;
 	if (!s->paused_since || strcmp(s->pause_msg, err->msg)) {
 		log_err("%s: cannot write to the spool (%s); capture of %s is paused until this is "
-			"resolved (retrying; packets wait in the queue and the kernel ring, the "
-			"kernel drops and counts what does not fit)",
+			"resolved (retrying; packets wait in the writer's buffer, the queue and the "
+			"kernel ring, the kernel drops and counts what does not fit)",
 			it->name, err->msg[0] ? err->msg : strerror(-e), it->name);
 		snprintf(s->pause_msg, sizeof(s->pause_msg), "%s", err->msg);
 		if (!s->paused_since)
@@ -222,33 +221,20 @@ static bool pause_write(struct sink *s, struct errbuf *err, int e)
 		atomic_store(&s->d->space_low, true);
 		house_kick(s->d, true, false);
 	}
-	atomic_store(&it->wr_heartbeat, mono_ns());
-	if (atomic_load(&s->d->stop))
-		return false;
-	struct timespec t = {0, 100 * 1000 * 1000};
-	nanosleep(&t, NULL);
-	return true;
 }
 
-/* Paused: the spool took records into the writer's buffer again, but only a flush that
- * reaches the disk ends the pause. A seal that failed meanwhile left its segment OPEN and
- * unlocked; recover it now rather than at the next start. */
-static void resume(struct sink *s)
+/* A flush reached the disk after a pause: said, and segments whose seal failed meanwhile
+ * (left OPEN and unlocked) are recovered now rather than at the next start. */
+static void pause_end(struct sink *s)
 {
 	struct iface *it = s->it;
-	struct errbuf err = {{0}};
-	if (!s->paused_since || mono_ns() - s->last_try < 100 * 1000 * 1000)
-		return;
-	s->last_try = mono_ns();
-	if (writer_flush(it->w, &err) < 0)
-		return;
-	s->dirty = false;
 	log_notice("%s: writing again after %.1f s paused", it->name,
 		   (double)(mono_ns() - s->paused_since) / 1e9);
 	s->paused_since = 0;
 	s->pause_msg[0] = 0;
 	atomic_store(&it->paused, false);
 	if (s->orphans) {
+		struct errbuf err = {{0}};
 		struct spool_recovery rec = {0};
 		/* Our own open segment is locked by the writer and skipped (busy). */
 		if (spool_recover(it->sp, it->map ? it->map->m : NULL, it->name, &rec, &err) < 0)
@@ -263,6 +249,35 @@ static void resume(struct sink *s)
 				 rec.first_failure);
 		s->orphans = false;
 	}
+}
+
+/* The spool cannot take the record: pause, and retry every 100 ms while the capture thread
+ * keeps filling the queue and then the kernel ring. Returns false when the daemon is
+ * stopping and the record is given up. */
+static bool pause_write(struct sink *s, struct errbuf *err, int e)
+{
+	s->orphans = true;
+	pause_note(s, err, e);
+	atomic_store(&s->it->wr_heartbeat, mono_ns());
+	if (atomic_load(&s->d->stop))
+		return false;
+	struct timespec t = {0, 100 * 1000 * 1000};
+	nanosleep(&t, NULL);
+	return true;
+}
+
+/* Paused: the spool took records into the writer's buffer again, but only a flush that
+ * reaches the disk ends the pause. */
+static void resume(struct sink *s)
+{
+	struct errbuf err = {{0}};
+	if (!s->paused_since || mono_ns() - s->last_try < 100 * 1000 * 1000)
+		return;
+	s->last_try = mono_ns();
+	if (writer_flush(s->it->w, &err) < 0)
+		return;
+	s->dirty = false;
+	pause_end(s);
 }
 
 /* Write the records of one batch. Returns false when the rest had to be given up. */
@@ -308,34 +323,13 @@ static void do_flush(struct sink *s)
 	if (!s->dirty)
 		return;
 	int e = writer_flush(s->it->w, &err);
-	if (e < 0) {
-		/* The bytes stay buffered; the next flush or write retries them. Said once per
-		 * reason, as a pause, whose end is said too: a full disk retried every few hundred
-		 * milliseconds does not fill the log. */
-		if (!s->paused_since || strcmp(s->pause_msg, err.msg)) {
-			log_err("%s: cannot write to the spool (%s); capture of %s is paused until this "
-				"is resolved (retrying; packets wait in the writer's buffer, the queue "
-				"and the kernel ring, the kernel drops and counts what does not fit)",
-				s->it->name, err.msg[0] ? err.msg : strerror(-e), s->it->name);
-			snprintf(s->pause_msg, sizeof(s->pause_msg), "%s", err.msg);
-			if (!s->paused_since)
-				s->paused_since = mono_ns();
-			atomic_store(&s->it->paused, true);
-		}
-		if (e == -ENOSPC || e == -EDQUOT) {
-			atomic_store(&s->d->space_low, true);
-			house_kick(s->d, true, false);
-		}
+	if (e < 0) { /* the bytes stay buffered; the next flush or write retries them */
+		pause_note(s, &err, e);
 		return;
 	}
 	s->dirty = false;
-	if (s->paused_since) {
-		log_notice("%s: writing again after %.1f s paused", s->it->name,
-			   (double)(mono_ns() - s->paused_since) / 1e9);
-		s->paused_since = 0;
-		s->pause_msg[0] = 0;
-		atomic_store(&s->it->paused, false);
-	}
+	if (s->paused_since)
+		pause_end(s);
 }
 
 void *writer_thread(void *arg)
